@@ -1,0 +1,178 @@
+"""AfterDesk: after-sales money (small payouts, fast refunds) for shop merchants."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import get_locale
+from flask_login import current_user, logout_user
+from flask_wtf.csrf import CSRFError, generate_csrf
+
+from . import clock as clock_mod
+from .config import Config
+from .db import configure_engine
+from .domain import calendar, money, states
+from .domain.permissions import ROLE_LABELS
+from .extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+
+
+def create_app(config: object | None = None, clock=None) -> Flask:
+    app = Flask(__name__, template_folder="../templates", static_folder="../static", instance_relative_config=False)
+    app.config.from_object(config or Config())
+    app.extensions["afterdesk.clock"] = clock or clock_mod.SystemClock()
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(__import__("pathlib").Path(__file__).resolve().parent.parent / "migrations"))
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Asia/Shanghai")
+    _init_login(app)
+
+    with app.app_context():
+        configure_engine(db.engine)
+
+    from . import models  # noqa: F401  (register the tables)
+    from .web import auth, buyer, core, merchant
+
+    for bp in (core.bp, auth.bp, merchant.bp, buyer.bp):
+        app.register_blueprint(bp)
+
+    from .web.access import guard
+
+    app.before_request(_session_timeouts)
+    app.before_request(guard)
+    app.after_request(_security_headers)
+    _init_templates(app)
+    _init_errors(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _select_locale() -> str:
+    from flask import current_app
+
+    lang = session.get("lang")
+    if lang in current_app.config["LANGUAGES"]:
+        return lang
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _init_login(app: Flask) -> None:
+    from .services.auth import load_principal
+    from .web.access import login_endpoint_for
+
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_principal)
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():  # pragma: no cover - the guard redirects before this is reached
+        return redirect(url_for(login_endpoint_for("")))
+
+
+def _session_timeouts():
+    """Idle timeout 30 min, absolute 12 h (ASVS 3.3). Ends the session and asks to sign in again."""
+    if request.endpoint == "static" or "iat" not in session:
+        return None
+    from flask import current_app
+
+    now = clock_mod.now().timestamp()
+    cfg = current_app.config
+    idle = now - session.get("seen", 0) > cfg["SESSION_IDLE_TIMEOUT"].total_seconds()
+    absolute = now - session.get("iat", 0) > cfg["SESSION_ABSOLUTE_TIMEOUT"].total_seconds()
+    if idle or absolute:
+        lang = session.get("lang")
+        logout_user()
+        session.clear()
+        if lang:
+            session["lang"] = lang
+        flash(_("Your session has expired. Please sign in again."), "info")
+        return None
+    session["seen"] = now
+    return None
+
+
+def _security_headers(response):
+    from flask import current_app
+
+    cfg = current_app.config
+    frame_ancestors = g.get("frame_ancestors", "'none'")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors {frame_ancestors}",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if frame_ancestors == "'none'":
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    if cfg.get("PRODUCTION"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.vary.add("HX-Request")
+    return response
+
+
+def _init_templates(app: Flask) -> None:
+    from flask_babel import gettext
+
+    app.jinja_env.filters["fen"] = money.format_fen
+    app.jinja_env.filters["localtime"] = lambda dt, fmt="%Y-%m-%d %H:%M": calendar.local(dt).strftime(fmt) if dt else ""
+
+    def label(mapping: dict, key) -> str:
+        return gettext(mapping[key]) if key in mapping else str(key)
+
+    app.jinja_env.globals.update(
+        label=label,
+        csrf_token=generate_csrf,
+        ROLE_LABELS=ROLE_LABELS,
+        ORDER_STATUS_LABELS=states.ORDER_STATUS_LABELS,
+        CASE_STATUS_LABELS=states.CASE_STATUS_LABELS,
+        CASE_KIND_LABELS=states.CASE_KIND_LABELS,
+    )
+
+    @app.context_processor
+    def _globals():
+        return {"current_locale": str(get_locale())}
+
+
+def _init_errors(app: Flask) -> None:
+    def page(status: int, title: str, message: str):
+        return render_template("errors.html", status=status, title=title, message=message), status
+
+    @app.errorhandler(403)
+    def _403(_e):
+        return page(403, _("Not allowed"), _("Your account cannot open this page."))
+
+    @app.errorhandler(404)
+    def _404(_e):
+        return page(404, _("Not found"), _("This page does not exist, or it is not yours to see."))
+
+    @app.errorhandler(405)
+    def _405(_e):
+        return page(405, _("Not allowed"), _("This action is not available here."))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(_e):
+        return page(400, _("Form expired"), _("The form was open too long or came from elsewhere. Go back, reload the page and try again."))
+
+    @app.errorhandler(429)
+    def _429(e):
+        if request.endpoint in ("auth.merchant_login", "auth.buyer_login"):
+            from .web.auth.forms import LoginForm
+
+            form = LoginForm()
+            form.password.errors = [_("Too many failed sign-ins. Wait 5 minutes and try again.")]
+            template = "auth/buyer_login.html" if request.endpoint == "auth.buyer_login" else "auth/merchant_login.html"
+            return render_template(template, form=form), 429
+        return page(429, _("Too many requests"), _("Slow down and try again in a few minutes."))
+
+    @app.errorhandler(500)
+    def _500(_e):
+        return page(500, _("Something went wrong"), _("Nothing was changed. Try again; if it keeps happening, tell support."))

@@ -1,0 +1,63 @@
+"""Engine set-up per backend, and the write transaction that serializes writers.
+
+PostgreSQL: row locks (`SELECT ... FOR UPDATE`) under READ COMMITTED.
+SQLite: the pysqlite driver's own BEGIN is switched off and we emit BEGIN ourselves
+(SQLAlchemy's documented recipe); write transactions use BEGIN IMMEDIATE so that two
+writers serialize on the database lock instead of failing with SQLITE_BUSY on upgrade.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+IMMEDIATE = "afterdesk_sqlite_immediate"
+
+
+def configure_engine(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # pragma: no cover - driver glue
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # pragma: no cover - driver glue
+        if conn.get_execution_options().get(IMMEDIATE):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[Session]:
+    """One atomic unit of work that changes money or limits.
+
+    On SQLite it starts with BEGIN IMMEDIATE (writers queue on the busy timeout); on
+    PostgreSQL the service locks its rows with FOR UPDATE in the documented order.
+    Commits on success, rolls back on any exception.
+    """
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={IMMEDIATE: True})
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

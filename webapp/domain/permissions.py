@@ -1,0 +1,38 @@
+"""Who may do what: the one place (R18 tenancy is enforced by scoping queries to the actor's
+shop or buyer; this table says which roles may use which action at all)."""
+from __future__ import annotations
+
+from enum import StrEnum
+
+from . import N_
+
+
+class Role(StrEnum):
+    MAIN = "main"  # 主账号
+    STAFF = "staff"  # 子账号
+    BUYER = "buyer"  # 买家
+
+
+ROLE_LABELS = {
+    Role.MAIN: N_("Main account"),
+    Role.STAFF: N_("Sub-account"),
+    Role.BUYER: N_("Buyer"),
+}
+
+MERCHANT_ROLES = frozenset({Role.MAIN, Role.STAFF})
+
+# action -> roles allowed. Anything not listed here is denied (deny by default).
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "orders.view": MERCHANT_ROLES,
+    "aftersales.view": MERCHANT_ROLES,
+    "buyer.orders.view": frozenset({Role.BUYER}),
+}
+
+
+def can(role: Role | str | None, action: str) -> bool:
+    if role is None:
+        return False
+    allowed = PERMISSIONS.get(action)
+    if allowed is None:
+        return False
+    return Role(role) in allowed

@@ -1,0 +1,72 @@
+"""Merchant accounts (main / staff) and buyers. Both log in through Flask-Login with a typed id."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..domain.permissions import Role
+from ..extensions import db
+from .shop import Shop
+from .types import UTCDateTime
+
+
+class _LoginMixin(UserMixin):
+    KIND = ""
+    session_epoch: Mapped[int]
+    active: Mapped[bool]
+
+    def get_id(self) -> str:
+        # The epoch changes on password reset, which ends every other session of the account.
+        return f"{self.KIND}:{self.id}:{self.session_epoch}"
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return bool(self.active)
+
+
+class MerchantAccount(_LoginMixin, db.Model):
+    __tablename__ = "merchant_account"
+    __table_args__ = (CheckConstraint("role IN ('main', 'staff')", name="role_known"),)
+    KIND = "m"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"), index=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    session_epoch: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    shop: Mapped[Shop] = relationship(lazy="joined")
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    @property
+    def is_main(self) -> bool:
+        return self.role == Role.MAIN
+
+
+class Buyer(_LoginMixin, db.Model):
+    __tablename__ = "buyer"
+    KIND = "b"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    session_epoch: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    @property
+    def role_enum(self) -> Role:
+        return Role.BUYER

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .accounts import Buyer
+from .types import Fen, UTCDateTime
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("paid_fen > 0", name="paid_positive"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "status IN ('paid', 'shipped', 'delivered', 'completed', 'closed')", name="status_known"
+        ),
+        # Lets shop-owned children reference (order, shop) so a row can never cross shops.
+        UniqueConstraint("id", "shop_id", name="uq_orders_id_shop"),
+        Index("ix_orders_shop_paid", "shop_id", "paid_at", "id"),
+        Index("ix_orders_buyer_paid", "buyer_id", "paid_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(32), unique=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyer.id"))
+    item_summary: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(default=1)
+    paid_fen: Mapped[int] = mapped_column(Fen)  # 实付金额
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+
+    buyer: Mapped[Buyer] = relationship(lazy="joined")
+    cases: Mapped[list["AfterSalesCase"]] = relationship(
+        back_populates="order", order_by="AfterSalesCase.created_at.desc()", viewonly=True
+    )
+
+
+class AfterSalesCase(db.Model):
+    __tablename__ = "after_sales_case"
+    __table_args__ = (
+        CheckConstraint("requested_fen > 0", name="requested_positive"),
+        CheckConstraint("kind IN ('refund_only', 'return_and_refund')", name="kind_known"),
+        CheckConstraint(
+            "status IN ('awaiting_merchant', 'refunded', 'rejected', 'closed')", name="status_known"
+        ),
+        ForeignKeyConstraint(
+            ["order_id", "shop_id"], ["orders.id", "orders.shop_id"], name="fk_case_order_same_shop"
+        ),
+        Index("ix_after_sales_case_shop_created", "shop_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
+    order_id: Mapped[int] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    requested_fen: Mapped[int] = mapped_column(Fen)
+    reason: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    order: Mapped[Order] = relationship(
+        back_populates="cases", foreign_keys=[order_id], primaryjoin="AfterSalesCase.order_id == Order.id"
+    )

@@ -1,0 +1,1 @@
+"""Use cases: open a transaction, load rows, call domain rules, write, commit."""

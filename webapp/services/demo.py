@@ -1,0 +1,129 @@
+"""Demo data: 2 shops (one certified), a main and 2 staff accounts each, 4 buyers, 300 orders
+over the last 20 days, some after-sales cases. Deterministic and idempotent: running it again
+adds nothing."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from ..domain.states import CaseKind, CaseStatus, OrderStatus
+from ..extensions import db
+from ..models import AfterSalesCase, Buyer, MerchantAccount, Order, Shop
+from .passwords import hash_password
+
+DEMO_PASSWORD = "afterdesk-demo"
+
+SHOPS = [
+    # name, certified, setup complete, login prefix
+    ("星河数码旗舰店", True, True, "xinghe"),
+    ("晨光家居小铺", False, False, "chenguang"),
+]
+STAFF = [("main", "店主"), ("staff", "客服小李"), ("staff", "客服小王")]
+BUYERS = [("buyer1", "张三"), ("buyer2", "李四"), ("buyer3", "王五"), ("buyer4", "赵六")]
+CATALOG = [
+    ("数据线 Type-C 1米", 990), ("手机壳 透明防摔", 1990), ("无线鼠标", 5990), ("机械键盘 87键", 29900),
+    ("蓝牙耳机 降噪版", 49900), ("纯棉四件套 1.8米", 39900), ("北欧台灯", 12900), ("保温杯 500ml", 8900),
+    ("空气炸锅 5L", 39900), ("扫地机器人", 129900), ("平板电脑 10英寸", 199900), ("笔记本支架", 6900),
+    ("显示器 27英寸 4K", 299900), ("收纳箱 三件套", 4990), ("香薰蜡烛", 3900),
+]
+CASE_REASONS = ["商品破损", "少发漏发", "尺寸不合适", "七天无理由", "质量问题", "运费争议"]
+ORDER_COUNT = 300
+
+
+@dataclass
+class SeedReport:
+    created: dict[str, int]
+    logins: list[tuple[str, str, str]]  # (who, login, password)
+
+
+def seed_demo(now: datetime) -> SeedReport:
+    rng = random.Random(20261123)
+    created = {"shops": 0, "accounts": 0, "buyers": 0, "orders": 0, "cases": 0}
+    logins: list[tuple[str, str, str]] = []
+    password_hash: str | None = None
+
+    def pw() -> str:
+        nonlocal password_hash
+        if password_hash is None:
+            password_hash = hash_password(DEMO_PASSWORD)
+        return password_hash
+
+    shops: list[Shop] = []
+    for name, certified, setup, prefix in SHOPS:
+        shop = db.session.scalar(select(Shop).where(Shop.name == name))
+        if shop is None:
+            shop = Shop(name=name, certified=certified, setup_complete=setup, created_at=now - timedelta(days=90))
+            db.session.add(shop)
+            db.session.flush()
+            created["shops"] += 1
+        shops.append(shop)
+        for i, (role, display) in enumerate(STAFF):
+            login = f"{prefix}-{'main' if role == 'main' else f'staff{i}'}"
+            if db.session.scalar(select(MerchantAccount).where(MerchantAccount.login == login)) is None:
+                db.session.add(MerchantAccount(
+                    shop_id=shop.id, login=login, display_name=display, password_hash=pw(), role=role,
+                    created_at=now - timedelta(days=90),
+                ))
+                created["accounts"] += 1
+            logins.append((f"{name} · {display}", login, DEMO_PASSWORD))
+
+    buyers: list[Buyer] = []
+    for login, display in BUYERS:
+        buyer = db.session.scalar(select(Buyer).where(Buyer.login == login))
+        if buyer is None:
+            buyer = Buyer(login=login, display_name=display, password_hash=pw(), created_at=now - timedelta(days=60))
+            db.session.add(buyer)
+            db.session.flush()
+            created["buyers"] += 1
+        buyers.append(buyer)
+        logins.append((f"买家 {display}", login, DEMO_PASSWORD))
+
+    existing = set(db.session.scalars(select(Order.order_no).where(Order.order_no.startswith("6926"))))
+    new_orders: list[Order] = []
+    for i in range(ORDER_COUNT):
+        shop = shops[0] if rng.random() < 0.6 else shops[1]
+        buyer = rng.choice(buyers)
+        item, price = rng.choice(CATALOG)
+        qty = 1 if rng.random() < 0.8 else rng.randint(2, 3)
+        age = timedelta(seconds=rng.randint(60, 20 * 24 * 3600))
+        order_no = f"6926{i:04d}{rng.randint(10**10, 10**11 - 1)}"
+        status = _status_for(age, rng)
+        if order_no in existing:
+            continue
+        new_orders.append(Order(
+            order_no=order_no, shop_id=shop.id, buyer_id=buyer.id, item_summary=item, quantity=qty,
+            paid_fen=price * qty, paid_at=now - age, status=status,
+        ))
+    db.session.add_all(new_orders)
+    db.session.flush()
+    created["orders"] = len(new_orders)
+
+    if created["orders"] and not db.session.scalar(select(func.count()).select_from(AfterSalesCase)):
+        for order in rng.sample(new_orders, 24):
+            kind = rng.choice(list(CaseKind))
+            status = rng.choice([CaseStatus.AWAITING_MERCHANT] * 3 + [CaseStatus.REFUNDED, CaseStatus.REJECTED, CaseStatus.CLOSED])
+            db.session.add(AfterSalesCase(
+                shop_id=order.shop_id, order_id=order.id, kind=kind,
+                requested_fen=min(order.paid_fen, rng.choice([500, 1000, 2000, order.paid_fen])),
+                reason=rng.choice(CASE_REASONS), status=status,
+                created_at=min(order.paid_at + timedelta(hours=rng.randint(2, 72)), now),
+            ))
+            created["cases"] += 1
+    db.session.commit()
+    return SeedReport(created, logins)
+
+
+def _status_for(age: timedelta, rng: random.Random) -> str:
+    if rng.random() < 0.03:
+        return OrderStatus.CLOSED
+    days = age.total_seconds() / 86400
+    if days < 1.5:
+        return OrderStatus.PAID
+    if days < 4:
+        return OrderStatus.SHIPPED
+    if days < 8:
+        return OrderStatus.DELIVERED
+    return OrderStatus.COMPLETED

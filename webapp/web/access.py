@@ -1,0 +1,81 @@
+"""Deny by default: every endpoint declares either @public or @requires(action); the global
+guard refuses anything else. Role checks read domain.permissions; tenancy is in the queries."""
+from __future__ import annotations
+
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, redirect, request, url_for
+from flask_login import current_user
+
+from ..domain.permissions import can
+
+ATTR_PUBLIC = "_afterdesk_public"
+ATTR_ACTION = "_afterdesk_action"
+
+
+def public(view):
+    setattr(view, ATTR_PUBLIC, True)
+    return view
+
+
+def requires(action: str):
+    def decorate(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            return view(*args, **kwargs)
+
+        setattr(wrapped, ATTR_ACTION, action)
+        return wrapped
+
+    return decorate
+
+
+def declared(view) -> str | None:
+    """'public', the action, or None for an undeclared endpoint."""
+    if getattr(view, ATTR_PUBLIC, False):
+        return "public"
+    return getattr(view, ATTR_ACTION, None)
+
+
+def login_endpoint_for(action: str) -> str:
+    return "auth.buyer_login" if action.startswith("buyer.") else "auth.merchant_login"
+
+
+def guard():
+    """before_request: authenticate and authorize every request up front."""
+    if request.endpoint is None or request.endpoint == "static":
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    decl = declared(view)
+    if decl == "public":
+        return None
+    if decl is None:
+        current_app.logger.error("endpoint %s has no declared permission: refused", request.endpoint)
+        abort(403)
+    if not current_user.is_authenticated:
+        nxt = request.full_path if request.method == "GET" else None
+        return redirect(url_for(login_endpoint_for(decl), next=safe_next(nxt)))
+    if not can(current_user.role_enum, decl):
+        abort(403)
+    return None
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only local paths are accepted as a post-login destination."""
+    if not target:
+        return None
+    target = target.rstrip("?")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def current_shop_id() -> int:
+    shop_id = getattr(current_user, "shop_id", None)
+    if shop_id is None:
+        abort(403)
+    return shop_id
