@@ -21,7 +21,7 @@ install-test: $(PY)
 	$(MAKE) -s catalogs
 
 catalogs:
-	$(VENV)/bin/pybabel -q compile -d webapp/translations -f
+	$(VENV)/bin/pybabel compile -d webapp/translations -f
 
 # Install, migrate, seed the demo data and serve the embedded default (SQLite, simulated channel, in-process worker).
 run: install

@@ -139,7 +139,8 @@ def _init_templates(app: Flask) -> None:
 
     @app.context_processor
     def _globals():
-        return {"current_locale": str(get_locale())}
+        locale = get_locale()
+        return {"current_locale": "zh_CN" if locale and locale.language == "zh" else "en"}
 
 
 def _init_errors(app: Flask) -> None:

@@ -88,6 +88,8 @@ def seed_demo(now: datetime) -> SeedReport:
         buyer = rng.choice(buyers)
         item, price = rng.choice(CATALOG)
         qty = 1 if rng.random() < 0.8 else rng.randint(2, 3)
+        if price * qty > 299_900:  # amounts stay between ¥9.90 and ¥2,999
+            qty = 1
         age = timedelta(seconds=rng.randint(60, 20 * 24 * 3600))
         order_no = f"6926{i:04d}{rng.randint(10**10, 10**11 - 1)}"
         status = _status_for(age, rng)

@@ -1,0 +1,178 @@
+"""Shared test plumbing: backends, migrations, factories, sign-in helpers."""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import create_engine, text
+
+CI = os.environ.get("CI", "").lower() == "true"
+PG_ADMIN_URL = os.environ.get("AFTERDESK_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PASSWORD = "Correct-Horse-42"
+T0 = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
+
+both_backends = pytest.mark.parametrize(
+    "db_url", ["sqlite", pytest.param("pg", marks=pytest.mark.pg)], indirect=True
+)
+
+
+def unavailable(what: str, why: str):
+    """Skip locally; fail loudly in CI, where every suite must run."""
+    message = f"{what} is not available: {why}"
+    if CI:
+        pytest.fail(message + " (CI=true: this suite must run, not skip)", pytrace=False)
+    pytest.skip(message)
+
+
+def create_pg_database() -> tuple[str, callable]:
+    """A fresh PostgreSQL database for this test run; returns its URL and a drop function."""
+    name = f"afterdesk_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure means "no PostgreSQL here"
+        unavailable("PostgreSQL at " + PG_ADMIN_URL, str(exc).splitlines()[0])
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+def migrate(url: str) -> None:
+    """Build the schema exactly as production does: `flask db upgrade`."""
+    from flask_migrate import upgrade
+
+    from webapp import create_app
+    from webapp.config import TestConfig
+
+    app = create_app(TestConfig(url))
+    with app.app_context():
+        upgrade()
+        from webapp.extensions import db
+
+        db.engine.dispose()
+
+
+def wipe(db) -> None:
+    """Empty every table (children first) between tests."""
+    tables = list(reversed(db.metadata.sorted_tables))
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for t in tables:
+            db.session.execute(t.delete())
+    db.session.commit()
+
+
+_seq = itertools.count(1)
+
+
+class Factory:
+    """Builds rows with sensible defaults; every call commits."""
+
+    def __init__(self, db, now: datetime):
+        self.db = db
+        self.now = now
+        self._hash = None
+
+    def _pw(self) -> str:
+        from webapp.services.passwords import hash_password
+
+        if self._hash is None:
+            self._hash = hash_password(PASSWORD)
+        return self._hash
+
+    def _save(self, obj):
+        self.db.session.add(obj)
+        self.db.session.commit()
+        return obj
+
+    def shop(self, **kw):
+        from webapp.models import Shop
+
+        n = next(_seq)
+        kw.setdefault("name", f"Shop {n}")
+        kw.setdefault("certified", True)
+        kw.setdefault("setup_complete", True)
+        kw.setdefault("created_at", self.now - timedelta(days=30))
+        return self._save(Shop(**kw))
+
+    def account(self, shop, role="staff", **kw):
+        from webapp.models import MerchantAccount
+
+        n = next(_seq)
+        kw.setdefault("login", f"{role}{n}")
+        kw.setdefault("display_name", f"{role.title()} {n}")
+        kw.setdefault("created_at", self.now - timedelta(days=30))
+        return self._save(MerchantAccount(shop_id=shop.id, role=role, password_hash=self._pw(), **kw))
+
+    def buyer(self, **kw):
+        from webapp.models import Buyer
+
+        n = next(_seq)
+        kw.setdefault("login", f"buyer{n}")
+        kw.setdefault("display_name", f"Buyer {n}")
+        kw.setdefault("created_at", self.now - timedelta(days=30))
+        return self._save(Buyer(password_hash=self._pw(), **kw))
+
+    def order(self, shop, buyer, **kw):
+        from webapp.models import Order
+
+        n = next(_seq)
+        kw.setdefault("order_no", f"69{n:017d}")
+        kw.setdefault("item_summary", f"Item {n}")
+        kw.setdefault("quantity", 1)
+        kw.setdefault("paid_fen", 10_000)
+        kw.setdefault("paid_at", self.now - timedelta(hours=1))
+        kw.setdefault("status", "paid")
+        return self._save(Order(shop_id=shop.id, buyer_id=buyer.id, **kw))
+
+    def case(self, order, **kw):
+        from webapp.models import AfterSalesCase
+
+        kw.setdefault("kind", "refund_only")
+        kw.setdefault("requested_fen", min(order.paid_fen, 500))
+        kw.setdefault("reason", "运费争议")
+        kw.setdefault("status", "awaiting_merchant")
+        kw.setdefault("created_at", self.now)
+        return self._save(AfterSalesCase(shop_id=order.shop_id, order_id=order.id, **kw))
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    m = CSRF_RE.search(html)
+    assert m, "no CSRF token on the page"
+    return m.group(1) or m.group(2)
+
+
+def login(client, account, *, password: str = PASSWORD, next_url: str | None = None):
+    """Sign in through the real form (CSRF included)."""
+    from webapp.models import Buyer
+
+    path = "/buyer/login" if isinstance(account, Buyer) else "/login"
+    token = csrf_from(client.get(path).get_data(as_text=True))
+    data = {"login": account.login, "password": password, "csrf_token": token}
+    if next_url:
+        data["next"] = next_url
+    return client.post(path, data=data)
+
+
+def page_token(client, path: str = "/") -> str:
+    """A CSRF token for the current session (from the hx-headers on <body>)."""
+    html = client.get(path, follow_redirects=True).get_data(as_text=True)
+    m = re.search(r'X-CSRFToken&#34;: &#34;([^&]+)&#34;|"X-CSRFToken": "([^"]+)"', html)
+    if m:
+        return m.group(1) or m.group(2)
+    return csrf_from(html)

@@ -1,0 +1,61 @@
+"""R16: money is integer fen inside; strict parsing and ¥1,234.56 formatting at the edges."""
+import pytest
+
+from webapp.domain.money import MAX_FEN, MoneyError, fen_to_input, format_fen, parse_yuan
+
+
+@pytest.mark.parametrize(
+    "text, fen",
+    [
+        ("12", 1200), ("12.5", 1250), ("12.50", 1250), ("0.01", 1), ("1,234.56", 123456),
+        ("¥5", 500), ("￥ 5.00", 500), ("  7.7 ", 770), ("99999999.99", MAX_FEN), ("0015", 1500),
+    ],
+)
+def test_r16_parse_accepts_plain_yuan(text, fen):
+    assert parse_yuan(text) == fen
+
+
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("", "empty"), ("   ", "empty"), (None, "empty"), ("¥", "empty"),
+        ("abc", "not_a_number"), ("1e3", "not_a_number"), ("1.", "not_a_number"), (".5", "not_a_number"),
+        ("12,34", "not_a_number"), ("1 000", "not_a_number"), ("+5", "not_a_number"), ("NaN", "not_a_number"),
+        ("Infinity", "not_a_number"), ("٣", "not_a_number"), ("0x10", "not_a_number"),
+        ("-1", "negative"), ("-0.01", "negative"),
+        ("0", "not_positive"), ("0.00", "not_positive"),
+        ("1.234", "too_many_decimals"), ("0.001", "too_many_decimals"),
+        ("１２", "fullwidth"), ("1２.5", "fullwidth"),
+        ("99999999999999", "too_large"), ("100000000.00", "too_large"),
+    ],
+)
+def test_r16_parse_refuses_bad_input_with_a_code(text, code):
+    with pytest.raises(MoneyError) as info:
+        parse_yuan(text)
+    assert info.value.code == code
+    assert info.value.message  # a message the web layer translates
+
+
+def test_r16_zero_allowed_only_when_asked():
+    assert parse_yuan("0", allow_zero=True) == 0
+
+
+@pytest.mark.parametrize(
+    "fen, text",
+    [(0, "¥0.00"), (1, "¥0.01"), (990, "¥9.90"), (123456, "¥1,234.56"), (1_500_000, "¥15,000.00"), (-250, "-¥2.50")],
+)
+def test_r16_format(fen, text):
+    assert format_fen(fen) == text
+
+
+def test_r16_format_refuses_non_integers():
+    with pytest.raises(TypeError):
+        format_fen(12.5)
+    with pytest.raises(TypeError):
+        format_fen(True)
+
+
+@pytest.mark.parametrize("fen", [1, 99, 100, 1250, 123456, MAX_FEN])
+def test_r16_round_trip(fen):
+    assert parse_yuan(fen_to_input(fen)) == fen
+    assert parse_yuan(format_fen(fen)) == fen
