@@ -46,6 +46,7 @@ def shot():
 
     def take(page, name: str, full_page: bool = True) -> Path:
         path = SHOTS / f"{name}.png"
+        page.wait_for_load_state()
         page.screenshot(path=str(path), full_page=full_page)
         return path
 

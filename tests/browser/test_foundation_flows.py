@@ -87,6 +87,7 @@ def test_buyer_cannot_open_another_buyers_order_by_url(page, live_server, shop_w
 def test_english_switch_and_narrow_screen(page, live_server, shop_world, shot):
     page.set_viewport_size({"width": 390, "height": 844})
     sign_in(page, live_server.url, "/login", "ui-staff")
+    expect(page.get_by_role("heading", name="订单管理")).to_be_visible()
     shot(page, "issue2-06-orders-390px-zh", full_page=False)
     page.get_by_role("button", name="English").click()
     expect(page.get_by_role("heading", name="Order management")).to_be_visible()
