@@ -17,7 +17,7 @@ from .domain.permissions import ROLE_LABELS
 from .extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
 
-def create_app(config: object | None = None, clock=None) -> Flask:
+def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
     app = Flask(__name__, template_folder="../templates", static_folder="../static", instance_relative_config=False)
     app.config.from_object(config or Config())
     app.extensions["afterdesk.clock"] = clock or clock_mod.SystemClock()
@@ -32,6 +32,12 @@ def create_app(config: object | None = None, clock=None) -> Flask:
 
     with app.app_context():
         configure_engine(db.engine)
+
+    from .channel import simulated
+
+    app.extensions["afterdesk.channel"] = channel or simulated.from_config(app)
+    if app.config["WORKER_MODE"] == "thread":
+        _start_worker_with_first_request(app)
 
     from . import models  # noqa: F401  (register the tables)
     from .web import auth, buyer, core, merchant
@@ -51,6 +57,16 @@ def create_app(config: object | None = None, clock=None) -> Flask:
 
     register_cli(app)
     return app
+
+
+def _start_worker_with_first_request(app: Flask) -> None:
+    """Embedded default: the serving process runs one worker thread, started by its first
+    request (so CLI commands like `flask db upgrade` never start one)."""
+    from . import worker
+
+    @app.before_request
+    def _ensure_worker():
+        worker.start_thread(app)
 
 
 def _select_locale() -> str:

@@ -19,3 +19,49 @@ def register_cli(app: Flask) -> None:
         click.echo("Sign in with (merchant: /login, buyer: /buyer/login):")
         for who, login, password in report.logins:
             click.echo(f"  {who:<24} {login:<20} {password}")
+
+    @app.cli.command("worker")
+    @click.option("--once", is_flag=True, help="Run one round and exit.")
+    def worker_command(once: bool):
+        """Process payouts: claim, submit to the channel, poll, reconcile. Run any number."""
+        import signal
+        import threading
+
+        from . import worker
+
+        if once:
+            click.echo(f"touched {worker.run_once(clock.now())} payouts")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        click.echo("worker running; Ctrl-C to stop")
+        worker.run_forever(app, stop)
+
+    funds = click.Group("funds", help="The merchant funds account (货款账户).")
+    app.cli.add_command(funds)
+
+    @funds.command("topup")
+    @click.argument("shop")
+    @click.argument("amount")
+    def topup_command(shop: str, amount: str):
+        """Top up SHOP (its id or name) by AMOUNT yuan, e.g. `flask funds topup 1 5000`."""
+        from sqlalchemy import or_, select
+
+        from .domain.money import MoneyError, format_fen, parse_yuan
+        from .extensions import db
+        from .models import Shop
+        from .services import ledger
+
+        try:
+            fen = parse_yuan(amount)
+        except MoneyError as exc:
+            raise click.BadParameter(exc.message, param_hint="AMOUNT") from None
+        cond = Shop.name == shop
+        if shop.isdigit():
+            cond = or_(cond, Shop.id == int(shop))
+        target = db.session.scalar(select(Shop).where(cond))
+        if target is None:
+            raise click.BadParameter(f"no shop {shop!r}", param_hint="SHOP")
+        funds_row = ledger.topup(db.session, target.id, fen, clock.now(), memo="cli topup")
+        click.echo(f"{target.name}: topped up {format_fen(fen)}; available {format_fen(funds_row.available_fen)}")

@@ -74,12 +74,32 @@ class Config:
     EMBED_FRAME_ANCESTORS = "'self'"
     ORDERS_PAGE_SIZE = 25
 
+    # Payout processing (R6). A payout nobody touches is final within 30 minutes.
+    PAYOUT_CLAIM_LEASE_SECONDS = 60  # a worker that claimed a payout and went silent loses it after this
+    PAYOUT_POLL_SECONDS = 2  # how often to ask the channel about an accepted payout
+    PAYOUT_GIVE_UP_MINUTES = 25  # unknown to the channel this long after creation: failed, money released
+    WORKER_INTERVAL_SECONDS = 1.0
+    # "thread": the dev server runs a worker thread (embedded default); "off": run `flask worker`.
+    WORKER_MODE = "thread"
+
+    # The embedded simulated payment channel.
+    SIM_CHANNEL_SETTLE_SECONDS = 3
+    SIM_CHANNEL_TRANSIENT_RATE = 0.02
+    SIM_CHANNEL_FROZEN_BUYERS = "buyer4"  # demo buyer 赵六's wallet is frozen: payouts to them fail
+    SIM_CHANNEL_OUTAGE = False
+
     def __init__(self) -> None:
         self.PRODUCTION = _is_production()
         self.SECRET_KEY = _secret_key()
         self.SQLALCHEMY_DATABASE_URI = _database_url()
         self.RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
         self.EMBED_FRAME_ANCESTORS = os.environ.get("EMBED_FRAME_ANCESTORS", self.EMBED_FRAME_ANCESTORS)
+        env = os.environ.get
+        self.WORKER_MODE = env("AFTERDESK_WORKER", self.WORKER_MODE)
+        self.SIM_CHANNEL_SETTLE_SECONDS = float(env("SIM_CHANNEL_SETTLE_SECONDS", self.SIM_CHANNEL_SETTLE_SECONDS))
+        self.SIM_CHANNEL_TRANSIENT_RATE = float(env("SIM_CHANNEL_TRANSIENT_RATE", self.SIM_CHANNEL_TRANSIENT_RATE))
+        self.SIM_CHANNEL_FROZEN_BUYERS = env("SIM_CHANNEL_FROZEN_BUYERS", self.SIM_CHANNEL_FROZEN_BUYERS)
+        self.SIM_CHANNEL_OUTAGE = env("SIM_CHANNEL_OUTAGE", "") in {"1", "true", "on", "yes"}
         if self.PRODUCTION:
             self.SESSION_COOKIE_SECURE = True
             self.SESSION_COOKIE_NAME = "__Host-afterdesk"
@@ -87,6 +107,9 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
+    WORKER_MODE = "off"  # tests drive the worker by hand
+    SIM_CHANNEL_TRANSIENT_RATE = 0.0
+    SIM_CHANNEL_FROZEN_BUYERS = "frozen-buyer"
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
 

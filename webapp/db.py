@@ -12,7 +12,7 @@ from typing import Iterator
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 IMMEDIATE = "afterdesk_sqlite_immediate"
 
@@ -52,9 +52,10 @@ def write_transaction(session: Session) -> Iterator[Session]:
     PostgreSQL the service locks its rows with FOR UPDATE in the documented order.
     Commits on success, rolls back on any exception.
     """
-    if session.in_transaction():
-        session.commit()
-    session.connection(execution_options={IMMEDIATE: True})
+    real = session() if isinstance(session, scoped_session) else session
+    if real.in_transaction():
+        real.commit()  # end any read snapshot: the locked reads below must see the latest rows
+    real.connection(execution_options={IMMEDIATE: True})
     try:
         yield session
         session.commit()

@@ -72,3 +72,31 @@ def check_transition(table: dict, current, target) -> None:
     """Raise IllegalTransition unless `current -> target` is in the table."""
     if target not in table.get(current, frozenset()):
         raise IllegalTransition(f"{current} -> {target} is not allowed")
+
+
+class PayoutStatus(StrEnum):
+    PENDING = "pending"  # 待打款: created, not yet accepted by the channel
+    PROCESSING = "processing"  # 打款中: the channel is paying the buyer
+    SUCCEEDED = "succeeded"  # 打款成功
+    FAILED = "failed"  # 打款失败
+
+
+PAYOUT_STATUS_LABELS = {
+    PayoutStatus.PENDING: N_("Pending payout"),
+    PayoutStatus.PROCESSING: N_("Paying out"),
+    PayoutStatus.SUCCEEDED: N_("Paid out"),
+    PayoutStatus.FAILED: N_("Payout failed"),
+}
+
+#: Statuses whose money is committed against the order, the shop day and the account day (R2.1, R2.4, R2.5).
+PAYOUT_COMMITTED = frozenset({PayoutStatus.PENDING, PayoutStatus.PROCESSING, PayoutStatus.SUCCEEDED})
+PAYOUT_FINAL = frozenset({PayoutStatus.SUCCEEDED, PayoutStatus.FAILED})
+
+PAYOUT_TRANSITIONS: dict[PayoutStatus, frozenset[PayoutStatus]] = {
+    # A worker claims it; the reconciler fails it when the channel never knew it by the deadline.
+    PayoutStatus.PENDING: frozenset({PayoutStatus.PROCESSING, PayoutStatus.FAILED}),
+    # The channel answers; a transient error before acceptance sends it back to the queue.
+    PayoutStatus.PROCESSING: frozenset({PayoutStatus.SUCCEEDED, PayoutStatus.FAILED, PayoutStatus.PENDING}),
+    PayoutStatus.SUCCEEDED: frozenset(),
+    PayoutStatus.FAILED: frozenset(),
+}

@@ -1,6 +1,12 @@
 """SQLAlchemy models, one file per aggregate. Import them all here so Alembic sees them."""
 from .accounts import Buyer, MerchantAccount
+from .activity import AuditEvent, InSiteMessage
+from .funds import FundsAccount, LedgerAccount, LedgerEntry, Movement
 from .orders import AfterSalesCase, Order
+from .payouts import AccountDayUsage, Payout, PayoutQuota, ShopDayUsage
 from .shop import Shop
 
-__all__ = ["AfterSalesCase", "Buyer", "MerchantAccount", "Order", "Shop"]
+__all__ = [
+    "AccountDayUsage", "AfterSalesCase", "AuditEvent", "Buyer", "FundsAccount", "InSiteMessage", "LedgerAccount",
+    "LedgerEntry", "MerchantAccount", "Movement", "Order", "Payout", "PayoutQuota", "Shop", "ShopDayUsage",
+]

@@ -115,6 +115,23 @@ def seed_demo(now: datetime) -> SeedReport:
             ))
             created["cases"] += 1
     db.session.commit()
+
+    # Funds and staff quotas, once: shop A ¥50,000 and quotas for its first staff member.
+    from ..models import FundsAccount, PayoutQuota
+    from . import ledger
+
+    for shop, amount in zip(shops, (5_000_000, 500_000)):
+        if db.session.get(FundsAccount, shop.id) is None:
+            ledger.topup(db.session, shop.id, amount, now, memo="demo top-up")
+            created["topups"] = created.get("topups", 0) + 1
+    for shop in shops:
+        staff = db.session.scalars(select(MerchantAccount).where(
+            MerchantAccount.shop_id == shop.id, MerchantAccount.role == "staff").order_by(MerchantAccount.id)).all()
+        for account, (enabled, per, daily) in zip(staff, ((True, 20_000, 100_000), (False, None, None))):
+            if db.session.get(PayoutQuota, account.id) is None:
+                db.session.add(PayoutQuota(account_id=account.id, shop_id=shop.id, enabled=enabled,
+                                           per_payout_fen=per, daily_fen=daily, updated_at=now))
+    db.session.commit()
     return SeedReport(created, logins)
 
 

@@ -1,0 +1,41 @@
+"""What AfterDesk needs from a payment channel. The payout id is the idempotency key: the
+channel must never pay one id twice, and must answer `status(id)` after any crash."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class TransientChannelError(Exception):
+    """The channel could not be reached or did not answer; try again later. Nothing is known."""
+
+
+class TransferState(StrEnum):
+    UNKNOWN = "unknown"  # the channel never accepted this id
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ChannelAnswer:
+    accepted: bool  # False: rejected for good, with a reason
+    reference: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class TransferStatus:
+    state: TransferState
+    reference: str | None = None
+    reason: str | None = None
+
+
+class PaymentChannel(Protocol):
+    def submit(self, payout_id: int, buyer_ref: str, amount_fen: int, now: datetime) -> ChannelAnswer:
+        """Ask the channel to pay. Idempotent by payout_id. Raises TransientChannelError."""
+
+    def status(self, payout_id: int, now: datetime) -> TransferStatus:
+        """What the channel knows about this payout id. Raises TransientChannelError."""

@@ -1,0 +1,118 @@
+"""The embedded simulated payment channel: the default when no real channel is configured.
+
+It keeps its own record of transfers (its own table, written on its own connection and
+committed at once, like a remote system), so it can be asked after a crash and never pays one
+payout id twice. It takes a configurable time to settle, and fails realistically: buyers
+whose wallet is frozen are rejected, a random share of calls fail transiently, and an outage
+switch makes every call fail transiently.
+"""
+from __future__ import annotations
+
+import random
+import threading
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import IMMEDIATE
+from ..extensions import db
+from ..models.types import Fen, UTCDateTime
+from .base import ChannelAnswer, TransferState, TransferStatus, TransientChannelError
+
+FROZEN_REASON = "buyer_wallet_frozen"
+
+
+class SimTransfer(db.Model):
+    """The simulated channel's own books (one row per payout id it ever accepted or rejected)."""
+
+    __tablename__ = "sim_channel_transfer"
+
+    payout_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    reference: Mapped[str] = mapped_column(String(64))
+    buyer_ref: Mapped[str] = mapped_column(String(64))
+    amount_fen: Mapped[int] = mapped_column(Fen)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    settle_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SimulatedChannel:
+    def __init__(self, engine_getter, *, settle_seconds: float = 3.0, transient_rate: float = 0.0,
+                 frozen_buyers: set[str] | None = None, outage: bool = False, seed: int | None = None):
+        self._engine_getter = engine_getter
+        self.settle_seconds = settle_seconds
+        self.transient_rate = transient_rate
+        self.frozen_buyers = set(frozen_buyers or ())
+        self.outage = outage
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.submit_calls = 0  # for tests and the benchmark: how often it was asked to pay
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine_getter()
+
+    def _flaky(self) -> None:
+        if self.outage:
+            raise TransientChannelError("channel outage")
+        with self._lock:
+            roll = self._rng.random()
+        if roll < self.transient_rate:
+            raise TransientChannelError("simulated transient error")
+
+    def _row(self, conn, payout_id: int):
+        return conn.execute(select(SimTransfer.__table__).where(SimTransfer.payout_id == payout_id)).mappings().first()
+
+    def submit(self, payout_id: int, buyer_ref: str, amount_fen: int, now: datetime) -> ChannelAnswer:
+        self._flaky()
+        with self._lock:
+            self.submit_calls += 1
+        with self.engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
+            row = self._row(conn, payout_id)
+            if row is None:
+                frozen = buyer_ref in self.frozen_buyers
+                row = {
+                    "payout_id": payout_id, "reference": f"SIM{payout_id:010d}", "buyer_ref": buyer_ref,
+                    "amount_fen": amount_fen, "state": TransferState.FAILED if frozen else TransferState.PROCESSING,
+                    "reason": FROZEN_REASON if frozen else None, "accepted_at": now,
+                    "settle_at": now + timedelta(seconds=self.settle_seconds),
+                }
+                conn.execute(insert(SimTransfer.__table__).values(**row))
+            elif row["amount_fen"] != amount_fen or row["buyer_ref"] != buyer_ref:
+                raise ValueError(f"payout {payout_id} was submitted before with other details")
+        if row["state"] == TransferState.FAILED:
+            return ChannelAnswer(accepted=False, reference=row["reference"], reason=row["reason"])
+        return ChannelAnswer(accepted=True, reference=row["reference"])
+
+    def status(self, payout_id: int, now: datetime) -> TransferStatus:
+        self._flaky()
+        with self.engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
+            row = self._row(conn, payout_id)
+            if row is None:
+                return TransferStatus(TransferState.UNKNOWN)
+            state = TransferState(row["state"])
+            if state == TransferState.PROCESSING and now >= row["settle_at"]:
+                state = TransferState.SUCCEEDED
+                conn.execute(
+                    update(SimTransfer.__table__).where(SimTransfer.payout_id == payout_id).values(state=state)
+                )
+        return TransferStatus(state, reference=row["reference"], reason=row["reason"])
+
+    # --- for tests and the demo -------------------------------------------------------------
+    def transfers(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(select(SimTransfer.__table__).order_by(SimTransfer.payout_id)).mappings()]
+
+
+def from_config(app) -> SimulatedChannel:
+    cfg = app.config
+    return SimulatedChannel(
+        lambda: db.engine,
+        settle_seconds=float(cfg["SIM_CHANNEL_SETTLE_SECONDS"]),
+        transient_rate=float(cfg["SIM_CHANNEL_TRANSIENT_RATE"]),
+        frozen_buyers={b.strip() for b in str(cfg["SIM_CHANNEL_FROZEN_BUYERS"]).split(",") if b.strip()},
+        outage=bool(cfg["SIM_CHANNEL_OUTAGE"]),
+    )

@@ -1,0 +1,79 @@
+"""The merchant funds account (货款账户) and its double-entry ledger.
+
+Each ledger row is one movement between two accounts of the same shop: a debit leg on
+`from_account` and a credit leg on `to_account` of the same positive amount, so the legs of
+every movement sum to zero by construction (the database enforces amount > 0 and
+from <> to; TigerBeetle's transfer model). The balances on `funds_account` are a cache of the
+ledger, updated in the same transaction and checked against it in the tests, and the database
+also checks that available + held + paid out always equals everything topped up.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import Fen, UTCDateTime
+
+
+class LedgerAccount(StrEnum):
+    OUTSIDE = "outside"  # money outside the platform (the merchant's bank): top-ups come from here
+    AVAILABLE = "available"  # 可用余额
+    HELD = "held"  # held for payouts in flight
+    PAID_OUT = "paid_out"  # paid to buyers by small payouts
+
+
+class Movement(StrEnum):
+    TOPUP = "topup"  # outside -> available
+    HOLD = "hold"  # available -> held (payout created)
+    CAPTURE = "capture"  # held -> paid_out (payout succeeded)
+    RELEASE = "release"  # held -> available (payout failed)
+
+
+MOVEMENT_LEGS = {
+    Movement.TOPUP: (LedgerAccount.OUTSIDE, LedgerAccount.AVAILABLE),
+    Movement.HOLD: (LedgerAccount.AVAILABLE, LedgerAccount.HELD),
+    Movement.CAPTURE: (LedgerAccount.HELD, LedgerAccount.PAID_OUT),
+    Movement.RELEASE: (LedgerAccount.HELD, LedgerAccount.AVAILABLE),
+}
+
+
+class FundsAccount(db.Model):
+    __tablename__ = "funds_account"
+    __table_args__ = (
+        CheckConstraint("available_fen >= 0", name="available_not_negative"),
+        CheckConstraint("held_fen >= 0", name="held_not_negative"),
+        CheckConstraint("paid_out_fen >= 0", name="paid_out_not_negative"),
+        CheckConstraint("available_fen + held_fen + paid_out_fen = topped_up_fen", name="balances_add_up"),
+    )
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"), primary_key=True)
+    available_fen: Mapped[int] = mapped_column(Fen, default=0)
+    held_fen: Mapped[int] = mapped_column(Fen, default=0)
+    paid_out_fen: Mapped[int] = mapped_column(Fen, default=0)
+    topped_up_fen: Mapped[int] = mapped_column(Fen, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LedgerEntry(db.Model):
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint("from_account <> to_account", name="two_accounts"),
+        CheckConstraint("movement IN ('topup', 'hold', 'capture', 'release')", name="movement_known"),
+        Index("ix_ledger_entry_shop_created", "shop_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
+    movement: Mapped[str] = mapped_column(String(16))
+    from_account: Mapped[str] = mapped_column(String(16))
+    to_account: Mapped[str] = mapped_column(String(16))
+    amount_fen: Mapped[int] = mapped_column(Fen)
+    payout_id: Mapped[int | None] = mapped_column(ForeignKey("payout.id"), nullable=True, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("merchant_account.id"), nullable=True)
+    memo: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,101 @@
+"""Small payouts (小额打款), staff quotas (客服打款配额) and the daily usage counters."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    CheckConstraint, Date, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .accounts import MerchantAccount
+from .orders import Order
+from .types import Fen, UTCDateTime
+
+
+class Payout(db.Model):
+    """One small payout. The table is also the outbox the workers drain (DESIGN.md)."""
+
+    __tablename__ = "payout"
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint("status IN ('pending', 'processing', 'succeeded', 'failed')", name="status_known"),
+        CheckConstraint(
+            "reason_code IN ('shipping_fee', 'price_difference', 'compensation', 'other')", name="reason_known"
+        ),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        UniqueConstraint("shop_id", "request_key", name="uq_payout_shop_request_key"),
+        ForeignKeyConstraint(["order_id", "shop_id"], ["orders.id", "orders.shop_id"], name="fk_payout_order_same_shop"),
+        Index("ix_payout_order_created", "order_id", "created_at"),
+        Index("ix_payout_shop_created", "shop_id", "created_at", "id"),
+        Index("ix_payout_status_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
+    order_id: Mapped[int] = mapped_column()
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("buyer.id"), index=True)
+    started_by_id: Mapped[int] = mapped_column(ForeignKey("merchant_account.id"))
+    amount_fen: Mapped[int] = mapped_column(Fen)
+    reason_code: Mapped[str] = mapped_column(String(24))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    request_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    shop_day: Mapped[date] = mapped_column(Date)  # the shop-local day whose caps this payout counts against
+    failure_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    channel_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # due for the worker
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # a worker holds it until then
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    processing_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    order: Mapped[Order] = relationship(foreign_keys=[order_id], primaryjoin="Payout.order_id == Order.id", viewonly=True)
+    started_by: Mapped[MerchantAccount] = relationship(viewonly=True)
+
+
+class PayoutQuota(db.Model):
+    """R7: what a sub-account may pay out. No row, disabled or a missing limit: no quota (R2.3)."""
+
+    __tablename__ = "payout_quota"
+    __table_args__ = (
+        CheckConstraint("per_payout_fen IS NULL OR per_payout_fen > 0", name="per_payout_positive"),
+        CheckConstraint("daily_fen IS NULL OR daily_fen > 0", name="daily_positive"),
+        CheckConstraint(
+            "per_payout_fen IS NULL OR daily_fen IS NULL OR per_payout_fen <= daily_fen", name="per_payout_within_daily"
+        ),
+    )
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("merchant_account.id"), primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"), index=True)
+    enabled: Mapped[bool] = mapped_column(default=False)
+    per_payout_fen: Mapped[int | None] = mapped_column(Fen, nullable=True)
+    daily_fen: Mapped[int | None] = mapped_column(Fen, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ShopDayUsage(db.Model):
+    """Payouts committed (pending + processing + succeeded) per shop and shop-local day (R2.5, R3.3)."""
+
+    __tablename__ = "shop_day_usage"
+    __table_args__ = (CheckConstraint("committed_fen >= 0", name="committed_not_negative"),)
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    committed_fen: Mapped[int] = mapped_column(Fen, default=0)
+
+
+class AccountDayUsage(db.Model):
+    """Payouts committed per sub-account and shop-local day (R3.2)."""
+
+    __tablename__ = "account_day_usage"
+    __table_args__ = (CheckConstraint("committed_fen >= 0", name="committed_not_negative"),)
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("merchant_account.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
+    committed_fen: Mapped[int] = mapped_column(Fen, default=0)

@@ -1,0 +1,88 @@
+"""The funds account and its double-entry ledger (R6 money, R13 later)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from ..db import write_transaction
+from ..models import FundsAccount, LedgerAccount, LedgerEntry, Movement
+from ..models.funds import MOVEMENT_LEGS
+from . import audit
+from .rows import ensure_row, lock
+
+# Which cached balance column each ledger account maps to (OUTSIDE has none: it is the world).
+_COLUMN = {
+    LedgerAccount.AVAILABLE: "available_fen",
+    LedgerAccount.HELD: "held_fen",
+    LedgerAccount.PAID_OUT: "paid_out_fen",
+}
+
+
+def lock_funds(session: Session, shop_id: int, now: datetime) -> FundsAccount:
+    """The first lock of every money transaction (DESIGN.md lock order)."""
+    ensure_row(session, FundsAccount, shop_id=shop_id, available_fen=0, held_fen=0, paid_out_fen=0,
+               topped_up_fen=0, updated_at=now)
+    return lock(session, FundsAccount, FundsAccount.shop_id == shop_id)
+
+
+def post(session: Session, funds: FundsAccount, movement: Movement, amount_fen: int, now: datetime, *,
+         payout_id: int | None = None, actor_id: int | None = None, memo: str = "") -> LedgerEntry:
+    """Write one movement (a debit and a credit leg of the same amount) and update the cached
+    balances of the locked funds account. The database refuses a balance below zero."""
+    if amount_fen <= 0:
+        raise ValueError("a movement moves a positive amount")
+    source, target = MOVEMENT_LEGS[movement]
+    entry = LedgerEntry(
+        shop_id=funds.shop_id, movement=movement, from_account=source, to_account=target, amount_fen=amount_fen,
+        payout_id=payout_id, actor_id=actor_id, memo=memo, created_at=now,
+    )
+    session.add(entry)
+    if source in _COLUMN:
+        setattr(funds, _COLUMN[source], getattr(funds, _COLUMN[source]) - amount_fen)
+    if target in _COLUMN:
+        setattr(funds, _COLUMN[target], getattr(funds, _COLUMN[target]) + amount_fen)
+    if movement == Movement.TOPUP:
+        funds.topped_up_fen += amount_fen
+    funds.updated_at = now
+    return entry
+
+
+def topup(session: Session, shop_id: int, amount_fen: int, now: datetime, actor=None, memo: str = "") -> FundsAccount:
+    with write_transaction(session):
+        funds = lock_funds(session, shop_id, now)
+        before = {"available_fen": funds.available_fen}
+        post(session, funds, Movement.TOPUP, amount_fen, now, actor_id=getattr(actor, "id", None), memo=memo)
+        audit.record(session, shop_id=shop_id, actor=actor, action="funds.topup", target_type="funds_account",
+                     target_id=shop_id, now=now, before=before, after={"available_fen": funds.available_fen,
+                                                                       "amount_fen": amount_fen})
+    return funds
+
+
+@dataclass(frozen=True)
+class Balances:
+    available_fen: int
+    held_fen: int
+    paid_out_fen: int
+    outside_fen: int
+
+    @property
+    def topped_up_fen(self) -> int:
+        return -self.outside_fen
+
+
+def derived_balances(session: Session, shop_id: int) -> Balances:
+    """Balances recomputed from the ledger legs alone (for checks and reports)."""
+    values = {}
+    for account in LedgerAccount:
+        credit = func.coalesce(func.sum(case((LedgerEntry.to_account == account, LedgerEntry.amount_fen), else_=0)), 0)
+        debit = func.coalesce(func.sum(case((LedgerEntry.from_account == account, LedgerEntry.amount_fen), else_=0)), 0)
+        values[account] = int(session.execute(select(credit - debit).where(LedgerEntry.shop_id == shop_id)).scalar())
+    return Balances(values[LedgerAccount.AVAILABLE], values[LedgerAccount.HELD], values[LedgerAccount.PAID_OUT],
+                    values[LedgerAccount.OUTSIDE])
+
+
+def funds_of(session: Session, shop_id: int) -> FundsAccount | None:
+    return session.get(FundsAccount, shop_id)

@@ -1,0 +1,24 @@
+"""Row helpers for write transactions: create-if-missing, then lock."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+
+def ensure_row(session: Session, model, **values) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING: a row that does not exist yet cannot be locked."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
+def lock(session: Session, model, *where):
+    """SELECT ... FOR UPDATE (PostgreSQL row lock; SQLite is already serialized by BEGIN IMMEDIATE).
+
+    populate_existing: under READ COMMITTED the locked read returns the latest committed row,
+    and the identity map must not hand back an older copy.
+    """
+    stmt = select(model).where(*where).with_for_update().execution_options(populate_existing=True)
+    return session.scalars(stmt).one_or_none()
