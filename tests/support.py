@@ -176,3 +176,60 @@ def page_token(client, path: str = "/") -> str:
     if m:
         return m.group(1) or m.group(2)
     return csrf_from(html)
+
+
+def payout_world(make, db, *, paid_fen=10_000, funds_fen=1_000_000, quota=(5_000, 20_000), cap_fen=None):
+    """A shop with funds, a main and a staff account (with quota), a buyer and an order."""
+    from webapp.models import PayoutQuota
+    from webapp.services import ledger
+
+    class W:
+        pass
+
+    w = W()
+    w.shop = make.shop(**({"daily_payout_cap_fen": cap_fen} if cap_fen else {}))
+    w.main = make.account(w.shop, role="main")
+    w.staff = make.account(w.shop, role="staff")
+    w.buyer = make.buyer()
+    w.order = make.order(w.shop, w.buyer, paid_fen=paid_fen)
+    if quota:
+        db.session.add(PayoutQuota(account_id=w.staff.id, shop_id=w.shop.id, enabled=True, per_payout_fen=quota[0],
+                                   daily_fen=quota[1], updated_at=make.now))
+        db.session.commit()
+    if funds_fen:
+        ledger.topup(db.session, w.shop.id, funds_fen, make.now)
+    return w
+
+
+def intent(order, amount_fen, key=None, reason="shipping_fee", note=""):
+    from webapp.services.payouts import PayoutIntent
+
+    return PayoutIntent(order.order_no, amount_fen, reason, note, key or uuid.uuid4().hex)
+
+
+def assert_money_invariants(db, shop_id):
+    """Ledger legs and cached balances agree; available + held + paid out == topped up; held and
+    paid out match the payouts' statuses; the day counters match the non-failed payouts."""
+    from sqlalchemy import func, select
+
+    from webapp.models import FundsAccount, Payout, ShopDayUsage
+    from webapp.services.ledger import derived_balances
+
+    db.session.commit()
+    funds = db.session.get(FundsAccount, shop_id, populate_existing=True)
+    derived = derived_balances(db.session, shop_id)
+    assert (funds.available_fen, funds.held_fen, funds.paid_out_fen) == (derived.available_fen, derived.held_fen, derived.paid_out_fen)
+    assert funds.topped_up_fen == derived.topped_up_fen
+    assert funds.available_fen + funds.held_fen + funds.paid_out_fen == funds.topped_up_fen
+    assert min(funds.available_fen, funds.held_fen, funds.paid_out_fen) >= 0
+
+    def total(*statuses):
+        return db.session.scalar(select(func.coalesce(func.sum(Payout.amount_fen), 0)).where(
+            Payout.shop_id == shop_id, Payout.status.in_(statuses)))
+
+    assert funds.held_fen == total("pending", "processing")
+    assert funds.paid_out_fen == total("succeeded")
+    for usage in db.session.scalars(select(ShopDayUsage).where(ShopDayUsage.shop_id == shop_id)):
+        committed = db.session.scalar(select(func.coalesce(func.sum(Payout.amount_fen), 0)).where(
+            Payout.shop_id == shop_id, Payout.shop_day == usage.day, Payout.status != "failed"))
+        assert usage.committed_fen == committed

@@ -58,6 +58,7 @@ def claim_due(now: datetime, limit: int = 20) -> list[int]:
             p.attempts += 1
             p.lease_until = now + timedelta(seconds=_cfg("PAYOUT_CLAIM_LEASE_SECONDS"))
             p.next_attempt_at = None
+            p.maybe_at_channel = True  # from here on a crash leaves it unknown whether the channel got it
             p.updated_at = now
         ids = [p.id for p in claimed]
     return ids
@@ -67,7 +68,7 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(60, 2 ** max(0, attempts - 1)))
 
 
-def _back_to_queue(payout_id: int, now: datetime) -> None:
+def _back_to_queue(payout_id: int, now: datetime, *, delivered: bool = True) -> None:
     session = db.session
     with write_transaction(session):
         p = session.scalars(select(Payout).where(Payout.id == payout_id).with_for_update()
@@ -77,6 +78,8 @@ def _back_to_queue(payout_id: int, now: datetime) -> None:
             p.next_attempt_at = now + _backoff(p.attempts)
             p.lease_until = None
             p.updated_at = now
+            if not delivered:
+                p.maybe_at_channel = False
 
 
 def _accepted(payout_id: int, reference: str | None, now: datetime) -> None:
@@ -102,7 +105,7 @@ def submit(payout_id: int, now: datetime) -> None:
         answer = channel().submit(payout_id, buyer, amount, now)
     except TransientChannelError as exc:
         log.info("payout %s: transient channel error (%s); back to the queue", payout_id, exc)
-        _back_to_queue(payout_id, now)
+        _back_to_queue(payout_id, now, delivered=exc.delivered)
         return
     if answer.accepted:
         _accepted(payout_id, answer.reference, now)
@@ -113,6 +116,13 @@ def submit(payout_id: int, now: datetime) -> None:
 def _apply_status(payout_id: int, now: datetime, *, gave_up: bool) -> None:
     """Ask the channel about one payout and act on its answer."""
     session = db.session
+    p = session.get(Payout, payout_id, populate_existing=True)
+    never_sent = p.status == PayoutStatus.PENDING and not p.maybe_at_channel
+    session.commit()
+    if gave_up and never_sent:
+        # Every attempt is known not to have reached the channel: failing it cannot lose money.
+        svc.settle_failed(session, payout_id, GAVE_UP, now)
+        return
     try:
         status = channel().status(payout_id, now)
     except TransientChannelError:

@@ -94,6 +94,7 @@ def upgrade():
     sa.Column('failure_reason', sa.String(length=200), nullable=True),
     sa.Column('channel_ref', sa.String(length=64), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('maybe_at_channel', sa.Boolean(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(), nullable=True),
     sa.Column('lease_until', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),

@@ -9,7 +9,16 @@ from typing import Protocol
 
 
 class TransientChannelError(Exception):
-    """The channel could not be reached or did not answer; try again later. Nothing is known."""
+    """The channel could not be reached or did not answer; try again later.
+
+    `delivered=False` means the request certainly did not reach the channel (connection
+    refused, outage notice); the default True means it may have (a timeout): only the
+    channel's status can then tell what happened.
+    """
+
+    def __init__(self, message: str = "", *, delivered: bool = True):
+        super().__init__(message)
+        self.delivered = delivered
 
 
 class TransferState(StrEnum):

@@ -57,11 +57,11 @@ class SimulatedChannel:
 
     def _flaky(self) -> None:
         if self.outage:
-            raise TransientChannelError("channel outage")
+            raise TransientChannelError("channel outage", delivered=False)
         with self._lock:
             roll = self._rng.random()
         if roll < self.transient_rate:
-            raise TransientChannelError("simulated transient error")
+            raise TransientChannelError("simulated transient error", delivered=False)
 
     def _row(self, conn, payout_id: int):
         return conn.execute(select(SimTransfer.__table__).where(SimTransfer.payout_id == payout_id)).mappings().first()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db import write_transaction
@@ -154,7 +155,24 @@ def _same_intent(p: Payout, order: Order | None, intent: PayoutIntent) -> bool:
 
 def create_payout(session: Session, actor: MerchantAccount, intent: PayoutIntent, now: datetime,
                   ip: str | None = None) -> Created:
-    """R3 + R4: one transaction, rows locked in the fixed order, every cap re-checked on them."""
+    """R3 + R4: one transaction, rows locked in the fixed order, every cap re-checked on them.
+
+    A replay of the request key returns the payout it made. The funds lock already serializes
+    replays; the UNIQUE (shop, request key) constraint is the last line if anything slips past."""
+    try:
+        return _create(session, actor, intent, now, ip)
+    except IntegrityError:
+        existing = session.scalar(
+            select(Payout).where(Payout.shop_id == actor.shop_id, Payout.request_key == intent.request_key)
+        )
+        if existing is None:
+            raise
+        if not _same_intent(existing, find_order(session, actor.shop_id, intent.order_no), intent):
+            raise RequestKeyConflict(intent.request_key) from None
+        return Created(existing, replayed=True)
+
+
+def _create(session: Session, actor: MerchantAccount, intent: PayoutIntent, now: datetime, ip: str | None) -> Created:
     if intent.reason_code not in rules.REASON_LABELS:
         raise ValueError(f"unknown reason {intent.reason_code!r}")
     if len(intent.note) > rules.NOTE_MAX_CHARS:

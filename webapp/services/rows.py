@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 
 def ensure_row(session: Session, model, **values) -> None:
@@ -20,5 +20,8 @@ def lock(session: Session, model, *where):
     populate_existing: under READ COMMITTED the locked read returns the latest committed row,
     and the identity map must not hand back an older copy.
     """
-    stmt = select(model).where(*where).with_for_update().execution_options(populate_existing=True)
+    stmt = (
+        select(model).where(*where).options(lazyload("*"))  # lock this row only, no joined relations
+        .with_for_update().execution_options(populate_existing=True)
+    )
     return session.scalars(stmt).one_or_none()
