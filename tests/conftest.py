@@ -118,6 +118,13 @@ def world(make):
     w.order_b = make.order(w.shop_b, w.buyer_y, order_no="6900000000000000002")
     w.case_a = make.case(w.order_a)
     w.case_b = make.case(w.order_b)
+    from webapp.services import ledger
+    from webapp.services import payouts as svc
+
+    ledger.topup(make.db.session, w.shop_a.id, 100_000, make.now)
+    w.payout_a = svc.create_payout(
+        make.db.session, w.main_a, svc.PayoutIntent(w.order_a.order_no, 100, "shipping_fee", "", "world-a"), make.now
+    ).payout
     return w
 
 

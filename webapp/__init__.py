@@ -40,9 +40,9 @@ def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
         _start_worker_with_first_request(app)
 
     from . import models  # noqa: F401  (register the tables)
-    from .web import auth, buyer, core, merchant
+    from .web import auth, buyer, core, merchant, payouts
 
-    for bp in (core.bp, auth.bp, merchant.bp, buyer.bp):
+    for bp in (core.bp, auth.bp, merchant.bp, buyer.bp, payouts.bp):
         app.register_blueprint(bp)
 
     from .web.access import guard
@@ -138,6 +138,9 @@ def _security_headers(response):
 def _init_templates(app: Flask) -> None:
     from flask_babel import gettext
 
+    from .domain import payout_rules
+    from .web.messages import failure_text, refusal_text
+
     app.jinja_env.filters["fen"] = money.format_fen
     app.jinja_env.filters["localtime"] = lambda dt, fmt="%Y-%m-%d %H:%M": calendar.local(dt).strftime(fmt) if dt else ""
 
@@ -151,6 +154,10 @@ def _init_templates(app: Flask) -> None:
         ORDER_STATUS_LABELS=states.ORDER_STATUS_LABELS,
         CASE_STATUS_LABELS=states.CASE_STATUS_LABELS,
         CASE_KIND_LABELS=states.CASE_KIND_LABELS,
+        PAYOUT_STATUS_LABELS=states.PAYOUT_STATUS_LABELS,
+        REASON_LABELS=payout_rules.REASON_LABELS,
+        refusal_text=refusal_text,
+        failure_text=failure_text,
     )
 
     @app.context_processor

@@ -33,6 +33,11 @@ MATRIX = {
     "merchant.cases": ("GET", "/after-sales", MERCHANT_LIST),
     "merchant.case_detail": ("GET", "/after-sales/{case_a}", SHOP_A_OBJECT),
     "buyer.orders": ("GET", "/my/orders", row(302, 403, 403, 403, 403, 200, 200)),
+    # Small payouts. POSTs without form data: 422 is "allowed in, form refused"; staff A has no quota.
+    "payouts.review": ("POST", "/orders/{order_a}/payouts/review", row(302, 422, 422, 404, 404, 403, 403)),
+    "payouts.create": ("POST", "/orders/{order_a}/payouts", row(302, 422, 422, 404, 404, 403, 403)),
+    "payouts.status": ("GET", "/payouts/{payout_a}/status", row(302, 200, 200, 404, 404, 403, 403)),
+    "payouts.continue_": ("POST", "/payouts/{payout_a}/continue", row(302, 303, 303, 404, 404, 403, 403)),
     "buyer.order_detail": ("GET", "/my/orders/{order_a}", row(302, 403, 403, 403, 403, 200, 404)),
 }
 
@@ -56,11 +61,13 @@ def test_r18_matrix(client, world, endpoint, actor):
     method, path, expected = MATRIX[endpoint]
     if actor != "anon":
         assert login(client, getattr(world, actor)).status_code == 303
-    url = path.format(order_a=world.order_a.order_no, case_a=world.case_a.id)
+    url = path.format(order_a=world.order_a.order_no, case_a=world.case_a.id, payout_a=world.payout_a.id)
     if method == "GET":
         resp = client.get(url)
     else:
         resp = client.post(url, data={"csrf_token": page_token(client, "/login")})
+    if actor == "anon" and method == "POST" and expected[actor] == 302:
+        assert resp.headers["Location"].startswith("/login")
     assert resp.status_code == expected[actor], f"{actor} {method} {url}"
 
 

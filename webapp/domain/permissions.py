@@ -26,6 +26,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "orders.view": MERCHANT_ROLES,
     "aftersales.view": MERCHANT_ROLES,
     "buyer.orders.view": frozenset({Role.BUYER}),
+    # Small payouts: staff too, limited by the quota its main account set (R2.3, R3.1, R3.2).
+    "payouts.view": MERCHANT_ROLES,
+    "payouts.create": MERCHANT_ROLES,
 }
 
 

@@ -31,7 +31,9 @@ def order_detail(order_no: str):
     order = queries.shop_order(current_shop_id(), order_no)
     if order is None:
         abort(404)
-    return render_template("merchant/order_detail.html", order=order)
+    from ..payouts.routes import section_context
+
+    return render_template("merchant/order_detail.html", **section_context(order))
 
 
 @bp.route("/after-sales")

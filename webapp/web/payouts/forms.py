@@ -1,0 +1,28 @@
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length, ValidationError
+
+from ...domain import money
+from ...domain.payout_rules import NOTE_MAX_CHARS, REASON_LABELS
+
+
+class PayoutForm(FlaskForm):
+    """Amount, reason and note (R3). `fen` holds the parsed amount once validated."""
+
+    amount = StringField(_l("Amount (yuan)"))
+    reason = SelectField(_l("Reason"), choices=[])
+    note = TextAreaField(_l("Note to the buyer"), validators=[Length(max=NOTE_MAX_CHARS, message=_l("At most %(max)d characters."))])
+    request_key = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reason.choices = [(key, _(label)) for key, label in REASON_LABELS.items()]
+        self.fen: int | None = None
+
+    def validate_amount(self, field):
+        try:
+            self.fen = money.parse_yuan(field.data)
+        except money.MoneyError as exc:
+            raise ValidationError(_(exc.message)) from None
