@@ -76,7 +76,11 @@ def live_server(tmp_path_factory):
 
     url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}"
     migrate(url)
-    app = create_app(TestConfig(url))
+    app = create_app(TestConfig(url, WORKER_INTERVAL_SECONDS=0.2, PAYOUT_POLL_SECONDS=0.5))
+    app.extensions["afterdesk.channel"].settle_seconds = 1.5
+    from webapp import worker
+
+    worker.start_thread(app)  # the embedded default: payouts move on their own
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

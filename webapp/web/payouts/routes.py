@@ -90,10 +90,10 @@ def create(order_no: str):
     except svc.RequestKeyConflict:
         form.request_key.data = uuid.uuid4().hex
         return _render_section(order, 409, form=form, errors=[_("This form was already used for a different payout. Check the details and confirm again.")])
+    if is_htmx():
+        return _render_section(order)  # the new row, polling its own status, is the feedback
     if not created.replayed:
         flash(_("Payout of %(amount)s started.", amount=_fmt(created.payout.amount_fen)), "success")
-    if is_htmx():
-        return _render_section(order)
     return redirect(url_for("merchant.order_detail", order_no=order_no, _anchor="payouts"), code=303)
 
 
