@@ -79,8 +79,13 @@ class IsolatedClient(FlaskClient):
         from webapp.extensions import db
 
         db.session.commit()
+        def run():
+            response = super(IsolatedClient, self).open(*args, **kwargs)
+            response.get_data()  # read streamed bodies inside the request's own thread
+            return response
+
         with ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(super().open, *args, **kwargs).result()
+            return pool.submit(run).result()
 
 
 @pytest.fixture
@@ -125,6 +130,12 @@ def world(make):
     w.payout_a = svc.create_payout(
         make.db.session, w.main_a, svc.PayoutIntent(w.order_a.order_no, 100, "shipping_fee", "", "world-a"), make.now
     ).payout
+    from webapp.models import InSiteMessage
+
+    w.message_a = InSiteMessage(shop_id=w.shop_a.id, kind="payout_failed", payout_id=w.payout_a.id, params="{}",
+                                link=f"/orders/{w.order_a.order_no}", created_at=make.now)
+    make.db.session.add(w.message_a)
+    make.db.session.commit()
     return w
 
 

@@ -40,9 +40,9 @@ def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
         _start_worker_with_first_request(app)
 
     from . import models  # noqa: F401  (register the tables)
-    from .web import auth, buyer, core, merchant, payouts
+    from .web import auth, buyer, core, inbox, merchant, payouts
 
-    for bp in (core.bp, auth.bp, merchant.bp, buyer.bp, payouts.bp):
+    for bp in (core.bp, auth.bp, merchant.bp, buyer.bp, payouts.bp, inbox.bp):
         app.register_blueprint(bp)
 
     from .web.access import guard
@@ -139,9 +139,12 @@ def _init_templates(app: Flask) -> None:
     from flask_babel import gettext
 
     from .domain import payout_rules
-    from .web.messages import failure_text, refusal_text
+    from .web.messages import failure_text, message_body, message_title, refusal_text
 
     app.jinja_env.filters["fen"] = money.format_fen
+    app.jinja_env.filters["fen_words"] = lambda fen: (
+        money.fen_to_chinese_words(fen) if get_locale().language == "zh" else money.fen_to_english_words(fen)
+    )
     app.jinja_env.filters["localtime"] = lambda dt, fmt="%Y-%m-%d %H:%M": calendar.local(dt).strftime(fmt) if dt else ""
 
     def label(mapping: dict, key) -> str:
@@ -158,12 +161,22 @@ def _init_templates(app: Flask) -> None:
         REASON_LABELS=payout_rules.REASON_LABELS,
         refusal_text=refusal_text,
         failure_text=failure_text,
+        message_title=message_title,
+        unread_messages=_unread_messages,
+        message_body=message_body,
     )
 
     @app.context_processor
     def _globals():
         locale = get_locale()
         return {"current_locale": "zh_CN" if locale and locale.language == "zh" else "en"}
+
+
+def _unread_messages() -> int:
+    from .services.inbox import unread_count
+
+    shop_id = getattr(current_user, "shop_id", None)
+    return unread_count(shop_id) if shop_id else 0
 
 
 def _init_errors(app: Flask) -> None:

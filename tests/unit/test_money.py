@@ -59,3 +59,28 @@ def test_r16_format_refuses_non_integers():
 def test_r16_round_trip(fen):
     assert parse_yuan(fen_to_input(fen)) == fen
     assert parse_yuan(format_fen(fen)) == fen
+
+
+@pytest.mark.parametrize(
+    "fen, words",
+    [
+        (0, "零元整"), (500, "伍元整"), (1, "壹分"), (50, "伍角"), (1250, "壹拾贰元伍角"), (100550, "壹仟零伍元伍角"),
+        (100505, "壹仟零伍元零伍分"), (1_000_000, "壹万元整"), (1_500_000, "壹万伍仟元整"), (10_000_100, "壹拾万零壹元整"),
+        (299_900, "贰仟玖佰玖拾玖元整"), (100_000_000_00, "壹亿元整"), (100_001_000_00, "壹亿零壹仟元整"),
+    ],
+)
+def test_r4_amount_in_chinese_capitals(fen, words):
+    from webapp.domain.money import fen_to_chinese_words
+
+    assert fen_to_chinese_words(fen) == words
+
+
+@pytest.mark.parametrize(
+    "fen, words",
+    [(500, "five yuan"), (1250, "twelve yuan fifty fen"), (5, "five fen"), (0, "zero yuan"),
+     (1_500_000, "fifteen thousand yuan"), (299_999, "two thousand nine hundred ninety-nine yuan ninety-nine fen")],
+)
+def test_r4_amount_in_english_words(fen, words):
+    from webapp.domain.money import fen_to_english_words
+
+    assert fen_to_english_words(fen) == words

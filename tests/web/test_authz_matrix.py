@@ -34,6 +34,17 @@ MATRIX = {
     "merchant.case_detail": ("GET", "/after-sales/{case_a}", SHOP_A_OBJECT),
     "buyer.orders": ("GET", "/my/orders", row(302, 403, 403, 403, 403, 200, 200)),
     # Small payouts. POSTs without form data: 422 is "allowed in, form refused"; staff A has no quota.
+    "payouts.new": ("GET", "/payouts/new?order={order_a}", MERCHANT_LIST),
+    "payouts.embed": ("GET", "/embed/payout?order={order_a}", MERCHANT_LIST),
+    "payouts.check": ("POST", "/orders/{order_a}/payouts/check", row(302, 200, 200, 404, 404, 403, 403)),
+    "payouts.change": ("POST", "/orders/{order_a}/payouts/change", row(302, 200, 200, 404, 404, 403, 403)),
+    "payouts.records": ("GET", "/payouts", MERCHANT_LIST),
+    "payouts.export_csv": ("GET", "/payouts/export.csv", MERCHANT_LIST),
+    "inbox.bell": ("GET", "/messages/bell", MERCHANT_LIST),
+    "inbox.index": ("GET", "/messages", MERCHANT_LIST),
+    "inbox.read": ("POST", "/messages/{message_a}/read", row(302, 303, 303, 404, 404, 403, 403)),
+    "inbox.read_all": ("POST", "/messages/read-all", row(302, 303, 303, 303, 303, 403, 403)),
+    "buyer.payout_status": ("GET", "/my/payouts/{payout_a}/status", row(302, 403, 403, 403, 403, 200, 404)),
     "payouts.review": ("POST", "/orders/{order_a}/payouts/review", row(302, 422, 422, 404, 404, 403, 403)),
     "payouts.create": ("POST", "/orders/{order_a}/payouts", row(302, 422, 422, 404, 404, 403, 403)),
     "payouts.status": ("GET", "/payouts/{payout_a}/status", row(302, 200, 200, 404, 404, 403, 403)),
@@ -61,7 +72,8 @@ def test_r18_matrix(client, world, endpoint, actor):
     method, path, expected = MATRIX[endpoint]
     if actor != "anon":
         assert login(client, getattr(world, actor)).status_code == 303
-    url = path.format(order_a=world.order_a.order_no, case_a=world.case_a.id, payout_a=world.payout_a.id)
+    url = path.format(order_a=world.order_a.order_no, case_a=world.case_a.id, payout_a=world.payout_a.id,
+                      message_a=world.message_a.id)
     if method == "GET":
         resp = client.get(url)
     else:

@@ -60,7 +60,7 @@ def test_r4_htmx_confirm_answers_with_the_section_fragment(client, pw, login_as)
     _, data = post_review(client, pw.order, "5")
     resp = client.post(f"/orders/{pw.order.order_no}/payouts", data=data, headers={"HX-Request": "true"})
     html = resp.get_data(as_text=True)
-    assert resp.status_code == 200 and "<html" not in html and 'id="payouts"' in html and 'hx-trigger="every 2s"' in html
+    assert resp.status_code == 200 and "<html" not in html and 'id="payout-flow"' in html and 'hx-trigger="every 2s"' in html
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -85,3 +85,98 @@ def fen_to_input(fen: int) -> str:
 
 def fen_to_decimal(fen: int) -> Decimal:
     return Decimal(fen) / 100
+
+
+# --- amounts in words (R4: the review shows the amount in words and figures) ---------------
+
+_CN_DIGITS = "零壹贰叁肆伍陆柒捌玖"
+_CN_GROUPS = ("", "万", "亿")
+
+
+def _cn_group(n: int) -> str:
+    out, pending_zero = "", False
+    for power, unit in ((3, "仟"), (2, "佰"), (1, "拾"), (0, "")):
+        d = n // 10**power % 10
+        if d == 0:
+            pending_zero = bool(out)
+            continue
+        if pending_zero:
+            out += "零"
+            pending_zero = False
+        out += _CN_DIGITS[d] + unit
+    return out
+
+
+def _cn_yuan(n: int) -> str:
+    groups = []
+    while n:
+        groups.append(n % 10000)
+        n //= 10000
+    out, gap = "", False
+    for idx in reversed(range(len(groups))):
+        g = groups[idx]
+        if g == 0:
+            gap = bool(out)
+            continue
+        if out and (gap or g < 1000):
+            out += "零"
+        out += _cn_group(g) + _CN_GROUPS[idx]
+        gap = False
+    return out
+
+
+def fen_to_chinese_words(fen: int) -> str:
+    """Chinese financial capitals (人民币大写): 100550 -> "壹仟零伍元伍角"."""
+    if fen < 0:
+        return "负" + fen_to_chinese_words(-fen)
+    yuan, rest = divmod(fen, 100)
+    jiao, cents = divmod(rest, 10)
+    if fen == 0:
+        return "零元整"
+    out = _cn_yuan(yuan) + "元" if yuan else ""
+    if jiao:
+        out += _CN_DIGITS[jiao] + "角"
+    if cents:
+        if yuan and not jiao:
+            out += "零"
+        out += _CN_DIGITS[cents] + "分"
+    if not jiao and not cents:
+        out += "整"
+    return out
+
+
+_EN_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+            "sixteen seventeen eighteen nineteen").split()
+_EN_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def _en_below_1000(n: int) -> str:
+    parts = []
+    if n >= 100:
+        parts.append(_EN_ONES[n // 100] + " hundred")
+        n %= 100
+    if n >= 20:
+        parts.append(_EN_TENS[n // 10] + ("-" + _EN_ONES[n % 10] if n % 10 else ""))
+    elif n or not parts:
+        parts.append(_EN_ONES[n])
+    return " ".join(parts)
+
+
+def _en_number(n: int) -> str:
+    if n < 1000:
+        return _en_below_1000(n)
+    out = []
+    for value, name in ((10**9, "billion"), (10**6, "million"), (10**3, "thousand"), (1, "")):
+        if n >= value:
+            out.append((_en_below_1000(n // value) + (" " + name if name else "")).strip())
+            n %= value
+    return " ".join(out)
+
+
+def fen_to_english_words(fen: int) -> str:
+    """1250 -> "twelve yuan fifty fen"."""
+    yuan, cents = divmod(abs(fen), 100)
+    words = f"{_en_number(yuan)} yuan" if yuan or not cents else ""
+    if cents:
+        words = (words + " " if words else "") + f"{_en_number(cents)} fen"
+    return ("minus " if fen < 0 else "") + words

@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Small payouts: staff too, limited by the quota its main account set (R2.3, R3.1, R3.2).
     "payouts.view": MERCHANT_ROLES,
     "payouts.create": MERCHANT_ROLES,
+    "messages.view": MERCHANT_ROLES,
 }
 
 

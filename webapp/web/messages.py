@@ -37,3 +37,22 @@ def failure_text(code: str | None) -> str:
     if not code:
         return ""
     return gettext(FAILURE_REASONS[code]) if code in FAILURE_REASONS else code
+
+
+def message_title(message) -> str:
+    if message.kind == "payout_failed":
+        return gettext("Small payout failed")
+    return message.kind
+
+
+def message_body(message) -> str:
+    import json
+
+    params = json.loads(message.params or "{}")
+    if message.kind == "payout_failed":
+        return gettext(
+            "The payout of %(amount)s for order %(order_no)s failed: %(reason)s",
+            amount=money.format_fen(int(params.get("amount_fen", 0))), order_no=params.get("order_no", ""),
+            reason=failure_text(params.get("reason")),
+        )
+    return ""

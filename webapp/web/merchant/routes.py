@@ -31,9 +31,9 @@ def order_detail(order_no: str):
     order = queries.shop_order(current_shop_id(), order_no)
     if order is None:
         abort(404)
-    from ..payouts.routes import section_context
+    from ..payouts.routes import flow_context
 
-    return render_template("merchant/order_detail.html", **section_context(order))
+    return render_template("merchant/order_detail.html", **flow_context(order))
 
 
 @bp.route("/after-sales")
@@ -55,4 +55,6 @@ def case_detail(case_id: int):
     case = queries.shop_case(current_shop_id(), case_id)
     if case is None:
         abort(404)
-    return render_template("merchant/case_detail.html", case=case, order=case.order)
+    from ..payouts.routes import flow_context
+
+    return render_template("merchant/case_detail.html", case=case, **flow_context(case.order))

@@ -1,24 +1,46 @@
-"""Small payout screens (R1-R6): one flow for an order, used from the order detail."""
+"""Small payout screens (R1-R9). One flow serves the three entry points (R1):
+  section  the order detail's "Small payouts" card (and the after-sales detail, R8)
+  page     After-sales -> Small payout: the payout workspace, starting from an order number
+  embed    /embed/payout?order=...: a compact panel for the chat tool's side panel
+Steps: find the order (R2 reasons) -> amount (R3, checked as you type) -> review -> confirm (R4)
+-> the result with its live status (R6)."""
 from __future__ import annotations
 
+import csv
+import io
 import uuid
+from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, stream_with_context, url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from ... import clock
+from ...domain import money
+from ...domain.payout_rules import REASON_LABELS
+from ...domain.states import PAYOUT_FINAL, PAYOUT_STATUS_LABELS
 from ...extensions import db
 from ...models import Payout
+from ...services import payout_reports as reports
 from ...services import payouts as svc
 from ...services import queries
 from ..access import current_shop_id, requires
 from ..htmx import is_htmx
-from ..messages import refusal_text
+from ..messages import failure_text, refusal_text
+from . import charts
 from .forms import PayoutForm
 
 bp = Blueprint("payouts", __name__)
+
+MODES = ("section", "page", "embed")
+PAGE_TEMPLATES = {"section": "merchant/order_detail.html", "page": "payouts/new.html", "embed": "payouts/embed.html"}
+
+
+def _mode(value: str | None) -> str:
+    return value if value in MODES else "section"
 
 
 def _order_or_404(order_no: str):
@@ -36,26 +58,97 @@ def _payout_or_404(payout_id: int) -> Payout:
 
 
 def order_payouts(order_id: int) -> list[Payout]:
-    return db.session.scalars(select(Payout).where(Payout.order_id == order_id).order_by(Payout.created_at.desc(), Payout.id.desc())).all()
+    return db.session.scalars(
+        select(Payout).where(Payout.order_id == order_id).order_by(Payout.created_at.desc(), Payout.id.desc())
+    ).all()
 
 
-def section_context(order, form: PayoutForm | None = None, review: bool = False, errors: list[str] | None = None):
-    """Everything the order's payout section shows: history, and the start form or the reasons."""
+def flow_context(order, *, mode: str = "section", form: PayoutForm | None = None, step: str = "amount",
+                 errors: list[str] | None = None, done: Payout | None = None) -> dict:
+    """What the flow shows for this order now: summary, reasons or the step's form, the result."""
     elig = svc.eligibility(db.session, current_user, order.order_no, clock.now())
     if form is None:
         form = PayoutForm(formdata=None)
         form.request_key.data = uuid.uuid4().hex
     return {
-        "order": order, "payouts": order_payouts(order.id), "elig": elig, "form": form, "review": review,
-        "errors": errors or [],
+        "order": order, "payouts": order_payouts(order.id), "elig": elig, "form": form, "step": step,
+        "errors": errors or [], "mode": mode, "done": done,
     }
 
 
-def _render_section(order, status: int = 200, **kw):
-    ctx = section_context(order, **kw)
+def _page_extras(mode: str) -> dict:
+    if mode == "page":
+        return _workspace_context()
+    if mode == "embed":
+        g.frame_ancestors = current_app.config["EMBED_FRAME_ANCESTORS"]
+    return {}
+
+
+def render_flow(order, status: int = 200, **kw):
+    ctx = flow_context(order, **kw)
     if is_htmx():
-        return render_template("payouts/_section.html", **ctx), status
-    return render_template("merchant/order_detail.html", **ctx), status
+        return render_template("payouts/_flow.html", **ctx), status
+    mode = ctx["mode"]
+    return render_template(PAGE_TEMPLATES[mode], **ctx, **_page_extras(mode)), status
+
+
+def _workspace_context() -> dict:
+    now = clock.now()
+    glance = reports.glance(current_user, now)
+    bars, peak = charts.bars(reports.daily_series(current_user.shop_id, now))
+    return {"glance": glance, "bars": bars, "peak": peak}
+
+
+# --- entry points --------------------------------------------------------------------------
+
+def _find(mode: str, template: str):
+    """Step 1: find the order by number (R2). Full page, or just the flow for htmx."""
+    q = queries.normalize_order_no(request.args.get("order"))
+    order = queries.shop_order(current_shop_id(), q) if q else None
+    done = None
+    if order is not None and request.args.get("done", "").isdigit():
+        done = db.session.scalar(select(Payout).where(Payout.id == int(request.args["done"]),
+                                                      Payout.order_id == order.id))
+    ctx = flow_context(order, mode=mode, done=done, step="done" if done else "amount") if order else {"mode": mode}
+    ctx.update(q=q, not_found=bool(q) and order is None)
+    if is_htmx():
+        return render_template("payouts/_flow.html", **ctx)
+    return render_template(template, **ctx, **_page_extras(mode))
+
+
+@bp.route("/payouts/new")
+@requires("payouts.create")
+def new():
+    """Entry (a): After-sales -> Small payout, the payout workspace."""
+    return _find("page", "payouts/new.html")
+
+
+@bp.route("/embed/payout")
+@requires("payouts.create")
+def embed():
+    """Entry (c): a compact panel for the chat tool's side panel (~360 px, no site chrome)."""
+    return _find("embed", "payouts/embed.html")
+
+
+# --- steps ---------------------------------------------------------------------------------
+
+@bp.route("/orders/<order_no>/payouts/check", methods=["POST"])
+@requires("payouts.create")
+def check(order_no: str):
+    """Inline validation while typing (R3): the first rule the amount breaks, or the all-clear."""
+    order = _order_or_404(order_no)
+    form = PayoutForm()
+    message, ok = None, False
+    if (request.form.get("amount") or "").strip():
+        try:
+            fen = money.parse_yuan(request.form.get("amount"))
+        except money.MoneyError as exc:
+            message = _(exc.message)
+        else:
+            refusals = svc.check_amount(db.session, current_user, order.order_no, fen, clock.now())
+            message = refusal_text(refusals[0]) if refusals else None
+            ok = not refusals
+    return render_template("payouts/_amount_feedback.html", form=form, message=message, ok=ok)
 
 
 @bp.route("/orders/<order_no>/payouts/review", methods=["POST"])
@@ -63,14 +156,26 @@ def _render_section(order, status: int = 200, **kw):
 def review(order_no: str):
     """Step 3 (R4): check the amount against every rule, then show what will happen."""
     order = _order_or_404(order_no)
+    mode = _mode(request.form.get("mode"))
     form = PayoutForm()
     if not form.validate_on_submit():
-        return _render_section(order, 422, form=form)
+        return render_flow(order, 422, mode=mode, form=form)
     refusals = svc.check_amount(db.session, current_user, order_no, form.fen, clock.now())
     if refusals:
         form.amount.errors = [refusal_text(refusals[0])]
-        return _render_section(order, 422, form=form)
-    return _render_section(order, form=form, review=True)
+        return render_flow(order, 422, mode=mode, form=form)
+    return render_flow(order, mode=mode, form=form, step="review")
+
+
+@bp.route("/orders/<order_no>/payouts/change", methods=["POST"])
+@requires("payouts.create")
+def change(order_no: str):
+    """Back from the review to the amount step, with everything typed kept (and the same key)."""
+    order = _order_or_404(order_no)
+    form = PayoutForm()
+    form.validate_on_submit()
+    form.amount.errors = []
+    return render_flow(order, mode=_mode(request.form.get("mode")), form=form)
 
 
 @bp.route("/orders/<order_no>/payouts", methods=["POST"])
@@ -78,32 +183,46 @@ def review(order_no: str):
 def create(order_no: str):
     """Confirm (R4): creates the payout once per request key; a replay shows the same payout."""
     order = _order_or_404(order_no)
+    mode = _mode(request.form.get("mode"))
     form = PayoutForm()
     if not form.validate_on_submit() or not form.request_key.data:
-        return _render_section(order, 422, form=form)
+        return render_flow(order, 422, mode=mode, form=form)
     intent = svc.PayoutIntent(order_no, form.fen, form.reason.data, (form.note.data or "").strip(), form.request_key.data)
     try:
         created = svc.create_payout(db.session, current_user, intent, clock.now(), ip=request.remote_addr)
     except svc.PayoutRefused as exc:
-        form.amount.errors = [refusal_text(r) for r in exc.refusals[:1]]
-        return _render_section(order, 422, form=form)
+        form.amount.errors = [refusal_text(exc.refusals[0])]
+        return render_flow(order, 422, mode=mode, form=form)
     except svc.RequestKeyConflict:
         form.request_key.data = uuid.uuid4().hex
-        return _render_section(order, 409, form=form, errors=[_("This form was already used for a different payout. Check the details and confirm again.")])
+        return render_flow(order, 409, mode=mode, form=form, errors=[
+            _("This form was already used for a different payout. Check the details and confirm again.")])
+    payout = created.payout
     if is_htmx():
-        return _render_section(order)  # the new row, polling its own status, is the feedback
+        return render_flow(order, mode=mode, step="done", done=payout)
     if not created.replayed:
-        flash(_("Payout of %(amount)s started.", amount=_fmt(created.payout.amount_fen)), "success")
-    return redirect(url_for("merchant.order_detail", order_no=order_no, _anchor="payouts"), code=303)
+        flash(_("Payout of %(amount)s started.", amount=money.format_fen(payout.amount_fen)), "success")
+    if mode == "section":
+        return redirect(url_for("merchant.order_detail", order_no=order_no, _anchor=f"payout-{payout.id}"), code=303)
+    endpoint = "payouts.new" if mode == "page" else "payouts.embed"
+    return redirect(url_for(endpoint, order=order_no, done=payout.id), code=303)
 
+
+# --- live status (R6) ----------------------------------------------------------------------
 
 @bp.route("/payouts/<int:payout_id>/status")
 @requires("payouts.view")
 def status(payout_id: int):
-    """The live status row: polls itself every 2 s while not final, stops (286) once final."""
+    """The status row polls this every 2 s while not final; 286 tells htmx to stop. When a payout
+    has just failed, HX-Trigger tells the bell to refresh (a new in-site message)."""
     payout = _payout_or_404(payout_id)
-    resp = render_template("payouts/_row.html", p=payout)
-    return resp, (286 if payout.status in ("succeeded", "failed") and is_htmx() else 200)
+    final = payout.status in PAYOUT_FINAL
+    resp = Response(render_template("payouts/_row.html", p=payout, compact=request.args.get("compact") == "1"))
+    if final and is_htmx():
+        resp.status_code = 286
+        if payout.status == "failed":
+            resp.headers["HX-Trigger"] = "messages-changed"
+    return resp
 
 
 @bp.route("/payouts/<int:payout_id>/continue", methods=["POST"])
@@ -114,13 +233,85 @@ def continue_(payout_id: int):
     svc.continue_payout(db.session, current_user, payout.id, clock.now(), ip=request.remote_addr)
     payout = _payout_or_404(payout_id)
     if is_htmx():
-        return render_template("payouts/_row.html", p=payout)
+        return render_template("payouts/_row.html", p=payout, compact=request.args.get("compact") == "1")
     flash(_("The payout was sent again. It is never paid twice."), "info")
-    order_no = payout.order.order_no
-    return redirect(url_for("merchant.order_detail", order_no=order_no, _anchor=f"payout-{payout.id}"), code=303)
+    return redirect(url_for("merchant.order_detail", order_no=payout.order.order_no, _anchor=f"payout-{payout.id}"),
+                    code=303)
 
 
-def _fmt(fen: int) -> str:
-    from ...domain.money import format_fen
+# --- records (R5) --------------------------------------------------------------------------
 
-    return format_fen(fen)
+def _date_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+def _record_filter() -> reports.RecordFilter:
+    status = request.args.get("status", "")
+    staff = request.args.get("staff", "")
+    return reports.RecordFilter(
+        status=status if status in PAYOUT_STATUS_LABELS else "",
+        date_from=_date_arg("from"), date_to=_date_arg("to"),
+        staff_id=int(staff) if staff.isdigit() else None,
+        order_no=request.args.get("order", ""),
+    )
+
+
+@bp.route("/payouts")
+@requires("payouts.view")
+def records():
+    """Shop-wide payout records with filters, totals and keyset pagination. Staff see the whole
+    shop's records, like the main account: colleagues follow up on each other's payouts."""
+    f = _record_filter()
+    shop_id = current_shop_id()
+    page = reports.records(shop_id, f, cursor=request.args.get("cursor"), limit=current_app.config["ORDERS_PAGE_SIZE"])
+    ctx = {"page": page, "f": f, "totals": reports.totals(shop_id, f), "staff": reports.shop_staff(shop_id)}
+    if is_htmx():
+        from jinja2_fragments.flask import render_block
+
+        return render_block("payouts/records.html", "results", **ctx)
+    return render_template("payouts/records.html", **ctx)
+
+
+@bp.route("/payouts/export.csv")
+@requires("payouts.view")
+def export_csv():
+    """The filtered records as CSV, UTF-8 with BOM so Excel opens the Chinese text."""
+    f = _record_filter()
+    shop_id = current_shop_id()
+    headers = [_("Payout"), _("Order number"), _("Buyer"), _("Amount (yuan)"), _("Reason"), _("Note to the buyer"),
+               _("Started by"), _("Started at"), _("Status"), _("Failure reason"), _("Finished at")]
+
+    def generate():
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        yield "\ufeff"
+        writer.writerow(headers)
+        for p in reports.export_rows(shop_id, f):
+            finished = p.succeeded_at or p.failed_at
+            writer.writerow([
+                p.id, p.order.order_no, p.order.buyer.display_name, money.fen_to_input(p.amount_fen),
+                _(REASON_LABELS.get(p.reason_code, p.reason_code)), _csv_safe(p.note), p.started_by.display_name,
+                _local(p.created_at), _(PAYOUT_STATUS_LABELS[p.status]), failure_text(p.failure_reason),
+                _local(finished) if finished else "",
+            ])
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+
+    name = f"payouts-{clock.now().strftime('%Y%m%d-%H%M%S')}.csv"
+    return Response(stream_with_context(generate()), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _local(dt) -> str:
+    from ...domain.calendar import local
+
+    return local(dt).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _csv_safe(text: str) -> str:
+    """Spreadsheet formula injection: a cell a person typed never starts as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
