@@ -195,14 +195,16 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
 
 
 _thread_lock = threading.Lock()
-_threads: dict[int, threading.Thread] = {}
 
 
-def start_thread(app: Flask) -> None:
-    """The embedded default: one worker thread inside the serving process."""
+def start_thread(app: Flask) -> threading.Event:
+    """The embedded default: one worker thread inside the serving process. Returns its stop event."""
     with _thread_lock:
-        if id(app) in _threads:
-            return
-        t = threading.Thread(target=run_forever, args=(app, threading.Event()), name="afterdesk-worker", daemon=True)
-        _threads[id(app)] = t
+        running = app.extensions.get("afterdesk.worker")
+        if running is not None:
+            return running[1]
+        stop = threading.Event()
+        t = threading.Thread(target=run_forever, args=(app, stop), name="afterdesk-worker", daemon=True)
+        app.extensions["afterdesk.worker"] = (t, stop)
         t.start()
+        return stop

@@ -80,7 +80,11 @@ def live_server(tmp_path_factory):
     app.extensions["afterdesk.channel"].settle_seconds = 1.5
     from webapp import worker
 
-    worker.start_thread(app)  # the embedded default: payouts move on their own
+    stop_worker = worker.start_thread(app)  # the embedded default: payouts move on their own
+    from webapp.extensions import limiter
+
+    with app.app_context():
+        limiter.reset()  # sign-in failures counted by earlier tests in this process do not carry over
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -90,6 +94,7 @@ def live_server(tmp_path_factory):
         yield LiveServer(app, f"http://127.0.0.1:{server.server_port}")
     finally:
         ctx.pop()
+        stop_worker.set()
         server.shutdown()
         thread.join(timeout=5)
 

@@ -38,6 +38,7 @@ MATRIX = {
     "payouts.embed": ("GET", "/embed/payout?order={order_a}", MERCHANT_LIST),
     "payouts.check": ("POST", "/orders/{order_a}/payouts/check", row(302, 200, 200, 404, 404, 403, 403)),
     "payouts.change": ("POST", "/orders/{order_a}/payouts/change", row(302, 200, 200, 404, 404, 403, 403)),
+    "payouts.summary": ("GET", "/orders/{order_a}/payouts/summary", row(302, 200, 200, 404, 404, 403, 403)),
     "payouts.records": ("GET", "/payouts", MERCHANT_LIST),
     "payouts.export_csv": ("GET", "/payouts/export.csv", MERCHANT_LIST),
     "inbox.bell": ("GET", "/messages/bell", MERCHANT_LIST),

@@ -149,7 +149,7 @@ def test_r6_failed_payout_message_bell_and_read(client, pw, login_as, make, db, 
     assert 'class="bell-count"' not in client.get("/messages/bell").get_data(as_text=True)
     worker.run_once(clock.now())
     status = client.get(f"/payouts/{p.id}/status", headers={"HX-Request": "true"})
-    assert status.status_code == 286 and status.headers["HX-Trigger"] == "messages-changed"
+    assert status.status_code == 286 and "messages-changed" in status.headers["HX-Trigger"]
     bell = client.get("/messages/bell").get_data(as_text=True)
     assert '<span class="bell-count"' in bell and ">1<" in bell
     en(client)

@@ -95,7 +95,7 @@ def render_flow(order, status: int = 200, **kw):
 def _workspace_context() -> dict:
     now = clock.now()
     glance = reports.glance(current_user, now)
-    bars, peak = charts.bars(reports.daily_series(current_user.shop_id, now))
+    bars, peak = charts.bars(reports.daily_series(current_user.shop_id, now), width=320, height=96, gap=4)
     return {"glance": glance, "bars": bars, "peak": peak}
 
 
@@ -220,9 +220,18 @@ def status(payout_id: int):
     resp = Response(render_template("payouts/_row.html", p=payout, compact=request.args.get("compact") == "1"))
     if final and is_htmx():
         resp.status_code = 286
-        if payout.status == "failed":
-            resp.headers["HX-Trigger"] = "messages-changed"
+        # Cross-component refresh: the order summary re-reads its tallies; the bell its count.
+        resp.headers["HX-Trigger"] = "payout-settled, messages-changed" if payout.status == "failed" else "payout-settled"
     return resp
+
+
+@bp.route("/orders/<order_no>/payouts/summary")
+@requires("payouts.view")
+def summary(order_no: str):
+    """The order's payout tallies (refreshed when one of its payouts settles)."""
+    order = _order_or_404(order_no)
+    elig = svc.eligibility(db.session, current_user, order.order_no, clock.now())
+    return render_template("payouts/_summary.html", order=order, elig=elig, mode=request.args.get("mode", "page"))
 
 
 @bp.route("/payouts/<int:payout_id>/continue", methods=["POST"])
