@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Factory, migrate, unavailable
+from tests.support import Factory, create_pg_database, migrate, unavailable
 
 CHROMIUM = os.environ.get("AFTERDESK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -67,14 +67,20 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory):
-    """The real app (system clock, SQLite file, CSRF on) served by werkzeug on a free port."""
+def live_server(request, tmp_path_factory):
+    """The real app (system clock, CSRF on, worker thread) served by werkzeug on a free port, on
+    a SQLite file or, with `@pytest.mark.parametrize("live_server", ["pg"], indirect=True)`, on
+    a fresh PostgreSQL database."""
     from werkzeug.serving import make_server
 
     from webapp import create_app
     from webapp.config import TestConfig
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}"
+    drop = None
+    if getattr(request, "param", "sqlite") == "pg":
+        url, drop = create_pg_database()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}"
     migrate(url)
     app = create_app(TestConfig(url, WORKER_INTERVAL_SECONDS=0.2, PAYOUT_POLL_SECONDS=0.5))
     app.extensions["afterdesk.channel"].settle_seconds = 1.5
@@ -97,6 +103,14 @@ def live_server(tmp_path_factory):
         stop_worker.set()
         server.shutdown()
         thread.join(timeout=5)
+        with app.app_context():
+            from webapp.extensions import db
+
+            db.engine.dispose()
+        if drop:
+            stop_worker_thread = app.extensions["afterdesk.worker"][0]
+            stop_worker_thread.join(timeout=10)
+            drop()
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,11 @@ from playwright.sync_api import expect
 from tests.browser.test_foundation_flows import sign_in
 from tests.browser.test_payout_flow import payouts_for
 
+# The whole payout flow in Chromium on both databases (issue 4: "on SQLite and on PostgreSQL").
+pytestmark = pytest.mark.parametrize(
+    "live_server", ["sqlite", pytest.param("pg", marks=pytest.mark.pg)], indirect=True
+)
+
 
 @pytest.fixture(scope="module")
 def screens_world(make_live):

@@ -189,3 +189,25 @@ def test_workspace_today_at_a_glance(client, pw, login_as, db, clock):
     html = client.get("/payouts/new").get_data(as_text=True)
     assert "¥20.00 / ¥15,000.00" in html and "¥20.00 / ¥80.00" in html
     assert "<svg" in html and html.count("<rect") == 1
+
+
+def test_r6_a_status_poll_is_one_read_of_the_payout(client, pw, login_as, db, clock, app):
+    """Polling must stay cheap: besides loading the signed-in account, one query, no page render."""
+    from sqlalchemy import event
+
+    pid = svc.create_payout(db.session, pw.main, intent(pw.order, 500), clock.now()).payout.id
+    login_as(pw.staff)
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        html = client.get(f"/payouts/{pid}/status", headers={"HX-Request": "true"}).get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert "<html" not in html and f'id="payout-{pid}"' in html
+    payout_reads = [s for s in statements if "FROM payout" in s]
+    assert len(payout_reads) == 1 and len(statements) <= 2, [s[:60] + " ... " + s[-80:] for s in statements]

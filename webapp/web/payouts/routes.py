@@ -17,6 +17,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ... import clock
 from ...domain import money
@@ -215,7 +216,12 @@ def create(order_no: str):
 def status(payout_id: int):
     """The status row polls this every 2 s while not final; 286 tells htmx to stop. When a payout
     has just failed, HX-Trigger tells the bell to refresh (a new in-site message)."""
-    payout = _payout_or_404(payout_id)
+    payout = db.session.scalar(
+        select(Payout).where(Payout.id == payout_id, Payout.shop_id == current_shop_id())
+        .options(joinedload(Payout.started_by).lazyload("*"), joinedload(Payout.order).lazyload("*"))
+    )  # one indexed read by primary key, with what the row shows
+    if payout is None:
+        abort(404)
     final = payout.status in PAYOUT_FINAL
     resp = Response(render_template("payouts/_row.html", p=payout, compact=request.args.get("compact") == "1"))
     if final and is_htmx():
