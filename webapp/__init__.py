@@ -40,9 +40,9 @@ def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
         _start_worker_with_first_request(app)
 
     from . import models  # noqa: F401  (register the tables)
-    from .web import auth, buyer, core, inbox, merchant, payouts
+    from .web import auth, buyer, core, inbox, merchant, payouts, staff
 
-    for bp in (core.bp, auth.bp, merchant.bp, buyer.bp, payouts.bp, inbox.bp):
+    for bp in (core.bp, auth.bp, merchant.bp, buyer.bp, payouts.bp, inbox.bp, staff.bp):
         app.register_blueprint(bp)
 
     from .web.access import guard
@@ -139,7 +139,7 @@ def _init_templates(app: Flask) -> None:
     from flask_babel import gettext
 
     from .domain import payout_rules
-    from .web.messages import failure_text, message_body, message_title, refusal_text
+    from .web.messages import action_label, audit_details, failure_text, message_body, message_title, refusal_text
 
     app.jinja_env.filters["fen"] = money.format_fen
     app.jinja_env.filters["fen_words"] = lambda fen: (
@@ -163,6 +163,8 @@ def _init_templates(app: Flask) -> None:
         failure_text=failure_text,
         message_title=message_title,
         unread_messages=_unread_messages,
+        action_label=action_label,
+        audit_details=audit_details,
         message_body=message_body,
     )
 

@@ -19,6 +19,9 @@ SHOP_A_OBJECT = row(302, 200, 200, 404, 404, 403, 403)
 PUBLIC_PAGE = row(200, 200, 200, 200, 200, 200, 200)
 REDIRECT = row(302, 302, 302, 302, 302, 302, 302)
 POST_DONE = row(303, 303, 303, 303, 303, 303, 303)
+MAIN_ONLY = row(302, 200, 403, 200, 403, 403, 403)
+MAIN_A_OBJECT = row(302, 200, 403, 404, 403, 403, 403)
+MAIN_A_OBJECT_REDIRECT = row(302, 302, 403, 404, 403, 403, 403)
 
 # endpoint -> (method, path with {order_a}/{case_a} placeholders, expected by actor)
 MATRIX = {
@@ -46,6 +49,16 @@ MATRIX = {
     "inbox.read": ("POST", "/messages/{message_a}/read", row(302, 303, 303, 404, 404, 403, 403)),
     "inbox.read_all": ("POST", "/messages/read-all", row(302, 303, 303, 303, 303, 403, 403)),
     "buyer.payout_status": ("GET", "/my/payouts/{payout_a}/status", row(302, 403, 403, 403, 403, 200, 404)),
+    # Staff and quotas, activity: main accounts only; another shop's account is 404.
+    "staff.index": ("GET", "/staff", MAIN_ONLY),
+    "staff.create": ("GET", "/staff/new", MAIN_ONLY),
+    "staff.row": ("GET", "/staff/{staff_a}/row", MAIN_A_OBJECT_REDIRECT),
+    "staff.edit_quota": ("GET", "/staff/{staff_a}/quota/edit", MAIN_A_OBJECT),
+    "staff.save_quota": ("POST", "/staff/{staff_a}/quota", row(302, 303, 403, 404, 403, 403, 403)),
+    "staff.set_active": ("POST", "/staff/{staff_a}/active", row(302, 303, 403, 404, 403, 403, 403)),
+    "staff.reset_password": ("GET", "/staff/{staff_a}/password", MAIN_A_OBJECT),
+    "staff.activity": ("GET", "/activity", MAIN_ONLY),
+    "staff.my_quota": ("GET", "/quota/mine", row(302, 403, 200, 403, 200, 403, 403)),
     "payouts.review": ("POST", "/orders/{order_a}/payouts/review", row(302, 422, 422, 404, 404, 403, 403)),
     "payouts.create": ("POST", "/orders/{order_a}/payouts", row(302, 422, 422, 404, 404, 403, 403)),
     "payouts.status": ("GET", "/payouts/{payout_a}/status", row(302, 200, 200, 404, 404, 403, 403)),
@@ -74,7 +87,7 @@ def test_r18_matrix(client, world, endpoint, actor):
     if actor != "anon":
         assert login(client, getattr(world, actor)).status_code == 303
     url = path.format(order_a=world.order_a.order_no, case_a=world.case_a.id, payout_a=world.payout_a.id,
-                      message_a=world.message_a.id)
+                      message_a=world.message_a.id, staff_a=world.staff_a.id)
     if method == "GET":
         resp = client.get(url)
     else:

@@ -30,6 +30,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "payouts.view": MERCHANT_ROLES,
     "payouts.create": MERCHANT_ROLES,
     "messages.view": MERCHANT_ROLES,
+    # Staff and quotas (R7) and the audit trail (R19): the main account only.
+    "staff.manage": frozenset({Role.MAIN}),
+    "activity.view": frozenset({Role.MAIN}),
+    "quota.own": frozenset({Role.STAFF}),
 }
 
 

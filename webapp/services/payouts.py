@@ -219,7 +219,13 @@ def _create(session: Session, actor: MerchantAccount, intent: PayoutIntent, now:
         if account_usage is not None:
             account_usage.committed_fen += intent.amount_fen
         audit.record(session, shop_id=shop_id, actor=actor, action="payout.create", target_type="payout",
-                     target_id=payout.id, now=now, ip=ip, after=_snapshot(payout))
+                     target_id=payout.id, now=now, ip=ip, after={
+                         **_snapshot(payout),
+                         # what the caps were checked against, under lock (R19: who, when, what)
+                         "quota_daily_fen": facts.quota.daily_fen if facts.quota else None,
+                         "account_used_before_fen": facts.account_used_today_fen if facts.is_staff else None,
+                         "shop_used_before_fen": facts.shop_used_today_fen,
+                     })
     return Created(payout, replayed=False)
 
 

@@ -56,3 +56,68 @@ def message_body(message) -> str:
             reason=failure_text(params.get("reason")),
         )
     return ""
+
+
+ACTION_LABELS = {
+    "payout.create": N_("Payout started"),
+    "payout.continue": N_("Continue payout pressed"),
+    "payout.succeeded": N_("Payout succeeded"),
+    "payout.failed": N_("Payout failed"),
+    "funds.topup": N_("Funds topped up"),
+    "staff.create": N_("Sub-account created"),
+    "staff.disable": N_("Sub-account disabled"),
+    "staff.enable": N_("Sub-account enabled"),
+    "staff.password_reset": N_("Password reset"),
+    "quota.update": N_("Quota changed"),
+    "quota.enable": N_("Payouts enabled"),
+    "quota.disable": N_("Payouts disabled"),
+}
+
+DETAIL_LABELS = {
+    "enabled": N_("payouts allowed"),
+    "per_payout_fen": N_("per payout"),
+    "daily_fen": N_("daily"),
+    "active": N_("active"),
+    "amount_fen": N_("amount"),
+    "status": N_("status"),
+    "reason": N_("reason"),
+    "failure_reason": N_("failure"),
+    "available_fen": N_("available"),
+    "used_today_fen": N_("used today"),
+    "login": N_("login"),
+    "display_name": N_("name"),
+    "quota_daily_fen": N_("daily limit checked"),
+    "account_used_before_fen": N_("used before"),
+}
+
+
+def action_label(action: str) -> str:
+    return gettext(ACTION_LABELS[action]) if action in ACTION_LABELS else action
+
+
+def _detail_value(key: str, value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if key.endswith("_fen") and isinstance(value, int):
+        return money.format_fen(value)
+    return str(value)
+
+
+def audit_details(event) -> str:
+    """"daily: ¥200.00 → ¥50.00; …" for the keys a person cares about."""
+    import json
+
+    before = json.loads(event.before) if event.before else {}
+    after = json.loads(event.after) if event.after else {}
+    parts = []
+    for key in DETAIL_LABELS:
+        if key not in before and key not in after:
+            continue
+        name = gettext(DETAIL_LABELS[key])
+        if key in before and key in after and before[key] != after[key]:
+            parts.append(f"{name}: {_detail_value(key, before[key])} → {_detail_value(key, after[key])}")
+        elif key in after and key not in before:
+            parts.append(f"{name}: {_detail_value(key, after[key])}")
+    return "; ".join(parts)

@@ -28,6 +28,7 @@ from ...models import Payout
 from ...services import payout_reports as reports
 from ...services import payouts as svc
 from ...services import queries
+from ...services import staff as staff_svc
 from ..access import current_shop_id, requires
 from ..htmx import is_htmx
 from ..messages import failure_text, refusal_text
@@ -97,7 +98,8 @@ def _workspace_context() -> dict:
     now = clock.now()
     glance = reports.glance(current_user, now)
     bars, peak = charts.bars(reports.daily_series(current_user.shop_id, now), width=320, height=96, gap=4)
-    return {"glance": glance, "bars": bars, "peak": peak}
+    return {"glance": glance, "bars": bars, "peak": peak,
+            "my_quota_row": lambda: staff_svc.staff_row(db.session, current_user, current_user.id, now)}
 
 
 # --- entry points --------------------------------------------------------------------------

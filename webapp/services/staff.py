@@ -1,0 +1,164 @@
+"""Main accounts manage their shop's sub-accounts and payout quotas (R7); every change is
+audited (R19). Every function takes the acting main account and touches its shop only (R18)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..db import write_transaction
+from ..domain import accounts as rules
+from ..domain.calendar import shop_day
+from ..domain.permissions import Role
+from ..models import AccountDayUsage, MerchantAccount, PayoutQuota, Shop
+from . import audit
+from .passwords import hash_password
+from .rows import ensure_row, lock
+
+
+class StaffError(Exception):
+    """Field -> problem codes (domain.accounts.MESSAGES), for the form to show in place."""
+
+    def __init__(self, problems: dict[str, list[str]], params: dict | None = None):
+        super().__init__(problems)
+        self.problems = problems
+        self.params = params or {}
+
+
+class NotInShop(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class StaffRow:
+    account: MerchantAccount
+    quota: PayoutQuota | None
+    used_today_fen: int
+
+
+def _account(session: Session, actor: MerchantAccount, account_id: int) -> MerchantAccount:
+    account = session.scalar(select(MerchantAccount).where(
+        MerchantAccount.id == account_id, MerchantAccount.shop_id == actor.shop_id))
+    if account is None:
+        raise NotInShop(account_id)
+    return account
+
+
+def staff_rows(session: Session, actor: MerchantAccount, now: datetime) -> list[StaffRow]:
+    day = shop_day(now)
+    accounts = session.scalars(select(MerchantAccount).where(MerchantAccount.shop_id == actor.shop_id)
+                               .order_by(MerchantAccount.role, MerchantAccount.id)).all()
+    quotas = {q.account_id: q for q in session.scalars(select(PayoutQuota).where(PayoutQuota.shop_id == actor.shop_id))}
+    usage = {u.account_id: u.committed_fen for u in session.scalars(
+        select(AccountDayUsage).where(AccountDayUsage.shop_id == actor.shop_id, AccountDayUsage.day == day))}
+    return [StaffRow(a, quotas.get(a.id), usage.get(a.id, 0)) for a in accounts]
+
+
+def staff_row(session: Session, actor: MerchantAccount, account_id: int, now: datetime) -> StaffRow:
+    account = _account(session, actor, account_id)
+    usage = session.get(AccountDayUsage, (account.id, shop_day(now)), populate_existing=True)
+    return StaffRow(account, session.get(PayoutQuota, account.id, populate_existing=True),
+                    usage.committed_fen if usage else 0)
+
+
+def create_staff(session: Session, actor: MerchantAccount, *, login: str, display_name: str, password: str,
+                 now: datetime, ip: str | None = None) -> MerchantAccount:
+    login = (login or "").strip().lower()
+    problems: dict[str, list[str]] = {}
+    for field, found in (("login", rules.login_problems(login)), ("display_name", rules.display_name_problems(display_name)),
+                         ("password", rules.password_problems(password, login))):
+        if found:
+            problems[field] = found
+    if not problems.get("login") and session.scalar(select(MerchantAccount.id).where(MerchantAccount.login == login)):
+        problems["login"] = ["login_taken"]
+    if problems:
+        raise StaffError(problems)
+    account = MerchantAccount(shop_id=actor.shop_id, login=login, display_name=display_name.strip(),
+                              password_hash=hash_password(password), role=Role.STAFF, active=True, created_at=now)
+    try:
+        with write_transaction(session):
+            session.add(account)
+            session.flush()
+            # A new sub-account starts without payout permission: the main account grants it (R2.3).
+            session.add(PayoutQuota(account_id=account.id, shop_id=actor.shop_id, enabled=False, updated_at=now))
+            audit.record(session, shop_id=actor.shop_id, actor=actor, action="staff.create", target_type="account",
+                         target_id=account.id, now=now, ip=ip, after={"login": login, "display_name": account.display_name})
+    except IntegrityError:
+        raise StaffError({"login": ["login_taken"]}) from None
+    return account
+
+
+def reset_password(session: Session, actor: MerchantAccount, account_id: int, password: str, now: datetime,
+                   ip: str | None = None) -> None:
+    """A new password; every session of that account ends (its session epoch moves on)."""
+    account = _account(session, actor, account_id)
+    problems = rules.password_problems(password, account.login)
+    if problems:
+        raise StaffError({"password": problems})
+    with write_transaction(session):
+        account = lock(session, MerchantAccount, MerchantAccount.id == account_id)
+        account.password_hash = hash_password(password)
+        account.session_epoch += 1
+        audit.record(session, shop_id=actor.shop_id, actor=actor, action="staff.password_reset", target_type="account",
+                     target_id=account.id, now=now, ip=ip)
+
+
+def set_active(session: Session, actor: MerchantAccount, account_id: int, active: bool, now: datetime,
+               ip: str | None = None) -> MerchantAccount:
+    """Disable or enable a sub-account. A disabled account is signed out on its next request."""
+    account = _account(session, actor, account_id)
+    if account.role != Role.STAFF:
+        raise NotInShop(account_id)  # the main account is not managed here
+    with write_transaction(session):
+        account = lock(session, MerchantAccount, MerchantAccount.id == account_id)
+        before = account.active
+        account.active = active
+        if before != active:
+            audit.record(session, shop_id=actor.shop_id, actor=actor, action="staff.enable" if active else "staff.disable",
+                         target_type="account", target_id=account.id, now=now, ip=ip,
+                         before={"active": before}, after={"active": active})
+    return account
+
+
+@dataclass(frozen=True)
+class QuotaSaved:
+    quota: PayoutQuota
+    used_today_fen: int
+
+    @property
+    def below_used_today(self) -> bool:
+        return bool(self.quota.daily_fen) and self.used_today_fen >= self.quota.daily_fen
+
+
+def update_quota(session: Session, actor: MerchantAccount, account_id: int, *, enabled: bool,
+                 per_payout_fen: int | None, daily_fen: int | None, now: datetime, ip: str | None = None) -> QuotaSaved:
+    """R7. Takes the account's day-counter lock, the lock every payout of that account takes
+    before it reads the quota: each payout is checked against the quota in force at that moment,
+    and none checked after this commit sees the old limits."""
+    account = _account(session, actor, account_id)
+    if account.role != Role.STAFF:
+        raise NotInShop(account_id)
+    shop = session.get(Shop, actor.shop_id)
+    problems = rules.quota_problems(enabled=enabled, per_payout_fen=per_payout_fen, daily_fen=daily_fen,
+                                    shop_cap_fen=shop.daily_payout_cap_fen)
+    if problems:
+        raise StaffError(problems, {"cap": shop.daily_payout_cap_fen})
+    day = shop_day(now)
+    with write_transaction(session):
+        ensure_row(session, AccountDayUsage, account_id=account.id, day=day, shop_id=actor.shop_id, committed_fen=0)
+        usage = lock(session, AccountDayUsage, AccountDayUsage.account_id == account.id, AccountDayUsage.day == day)
+        ensure_row(session, PayoutQuota, account_id=account.id, shop_id=actor.shop_id, enabled=False, updated_at=now)
+        quota = lock(session, PayoutQuota, PayoutQuota.account_id == account.id)
+        before = {"enabled": quota.enabled, "per_payout_fen": quota.per_payout_fen, "daily_fen": quota.daily_fen}
+        quota.enabled, quota.per_payout_fen, quota.daily_fen, quota.updated_at = enabled, per_payout_fen, daily_fen, now
+        after = {"enabled": enabled, "per_payout_fen": per_payout_fen, "daily_fen": daily_fen}
+        if before != after:
+            action = "quota.update" if before["enabled"] == enabled else ("quota.enable" if enabled else "quota.disable")
+            audit.record(session, shop_id=actor.shop_id, actor=actor, action=action, target_type="account",
+                         target_id=account.id, now=now, ip=ip, before=before,
+                         after={**after, "used_today_fen": usage.committed_fen})
+        used = usage.committed_fen
+    return QuotaSaved(quota, used)

@@ -1,0 +1,200 @@
+"""Staff and quotas (R7, R19): the main account manages its sub-accounts, their payout quotas,
+and reads the shop's activity. Staff see their own quota."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ... import clock
+from ...domain import accounts as rules
+from ...domain import money
+from ...extensions import db
+from ...services import activity as activity_svc
+from ...services import payout_reports as reports
+from ...services import staff as svc
+from ..access import current_shop_id, requires
+from ..htmx import is_htmx, page_or_fragment
+from .forms import PasswordResetForm, QuotaForm, StaffCreateForm
+
+bp = Blueprint("staff", __name__)
+
+
+def _problems_to_form(form, problems: dict[str, list[str]], params: dict) -> None:
+    for field, codes in problems.items():
+        target = getattr(form, field, None)
+        messages = [_(rules.MESSAGES[c], **{k: money.format_fen(v) for k, v in params.items()}) for c in codes]
+        if target is not None:
+            target.errors = list(target.errors or []) + messages
+        else:
+            form.form_errors.extend(messages)
+
+
+def _row_or_404(account_id: int) -> svc.StaffRow:
+    try:
+        return svc.staff_row(db.session, current_user, account_id, clock.now())
+    except svc.NotInShop:
+        abort(404)
+
+
+@bp.route("/staff")
+@requires("staff.manage")
+def index():
+    rows = svc.staff_rows(db.session, current_user, clock.now())
+    return render_template("staff/index.html", rows=rows, editing=None, quota_form=None)
+
+
+@bp.route("/staff/new", methods=["GET", "POST"])
+@requires("staff.manage")
+def create():
+    form = StaffCreateForm()
+    if form.validate_on_submit():
+        try:
+            account = svc.create_staff(db.session, current_user, login=form.login.data, display_name=form.display_name.data,
+                                       password=form.password.data, now=clock.now(), ip=request.remote_addr)
+        except svc.StaffError as exc:
+            _problems_to_form(form, exc.problems, exc.params)
+        else:
+            flash(_("Sub-account %(login)s created. Set its payout quota to let it start payouts.", login=account.login), "success")
+            return redirect(url_for("staff.index", _anchor=f"staff-{account.id}"), code=303)
+    return render_template("staff/new.html", form=form), (422 if form.is_submitted() else 200)
+
+
+def _quota_form_for(row: svc.StaffRow) -> QuotaForm:
+    form = QuotaForm(formdata=None)
+    q = row.quota
+    form.enabled.data = bool(q and q.enabled)
+    form.per_payout.data = money.fen_to_input(q.per_payout_fen) if q and q.per_payout_fen else ""
+    form.daily.data = money.fen_to_input(q.daily_fen) if q and q.daily_fen else ""
+    return form
+
+
+@bp.route("/staff/<int:account_id>/row")
+@requires("staff.manage")
+def row(account_id: int):
+    """One row in view mode (also: Cancel from editing)."""
+    r = _row_or_404(account_id)
+    if not is_htmx():
+        return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"))
+    return render_template("staff/_row.html", r=r)
+
+
+@bp.route("/staff/<int:account_id>/quota/edit")
+@requires("staff.manage")
+def edit_quota(account_id: int):
+    """Inline editing: the row turns into a form in place (the full page without JavaScript)."""
+    r = _row_or_404(account_id)
+    form = _quota_form_for(r)
+    if is_htmx():
+        return render_template("staff/_row_edit.html", r=r, form=form)
+    rows = svc.staff_rows(db.session, current_user, clock.now())
+    return render_template("staff/index.html", rows=rows, editing=account_id, quota_form=form)
+
+
+def _parse_limit(form, field) -> int | None:
+    text = (getattr(form, field).data or "").strip()
+    if not text:
+        return None
+    try:
+        return money.parse_yuan(text)
+    except money.MoneyError as exc:
+        getattr(form, field).errors = [_(exc.message)]
+        return None
+
+
+@bp.route("/staff/<int:account_id>/quota", methods=["POST"])
+@requires("staff.manage")
+def save_quota(account_id: int):
+    r = _row_or_404(account_id)
+    if r.account.role != "staff":
+        abort(404)
+    form = QuotaForm()
+    ok = form.validate_on_submit()
+    per, daily = _parse_limit(form, "per_payout"), _parse_limit(form, "daily")
+    saved = None
+    if ok and not form.per_payout.errors and not form.daily.errors:
+        try:
+            saved = svc.update_quota(db.session, current_user, account_id, enabled=form.enabled.data,
+                                     per_payout_fen=per, daily_fen=daily, now=clock.now(), ip=request.remote_addr)
+        except svc.StaffError as exc:
+            _problems_to_form(form, exc.problems, exc.params)
+    if saved is None:
+        if is_htmx():
+            return render_template("staff/_row_edit.html", r=r, form=form), 422
+        rows = svc.staff_rows(db.session, current_user, clock.now())
+        return render_template("staff/index.html", rows=rows, editing=account_id, quota_form=form), 422
+    r = _row_or_404(account_id)
+    notice = _("Saved. %(name)s has already paid out %(used)s today, so no more payouts today.",
+               name=r.account.display_name, used=money.format_fen(saved.used_today_fen)) if saved.below_used_today else None
+    if is_htmx():
+        return render_template("staff/_row.html", r=r, notice=notice)
+    flash(notice or _("Quota saved."), "info" if notice else "success")
+    return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"), code=303)
+
+
+@bp.route("/staff/<int:account_id>/active", methods=["POST"])
+@requires("staff.manage")
+def set_active(account_id: int):
+    r = _row_or_404(account_id)
+    active = request.form.get("active") == "1"
+    try:
+        svc.set_active(db.session, current_user, account_id, active, clock.now(), ip=request.remote_addr)
+    except svc.NotInShop:
+        abort(404)
+    r = _row_or_404(account_id)
+    if is_htmx():
+        return render_template("staff/_row.html", r=r)
+    flash(_("%(name)s can sign in again.", name=r.account.display_name) if active
+          else _("%(name)s is disabled and signed out.", name=r.account.display_name), "success")
+    return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"), code=303)
+
+
+@bp.route("/staff/<int:account_id>/password", methods=["GET", "POST"])
+@requires("staff.manage")
+def reset_password(account_id: int):
+    r = _row_or_404(account_id)
+    if r.account.role != "staff":
+        abort(404)
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        try:
+            svc.reset_password(db.session, current_user, account_id, form.password.data, clock.now(), ip=request.remote_addr)
+        except svc.StaffError as exc:
+            _problems_to_form(form, exc.problems, exc.params)
+        else:
+            flash(_("New password set for %(name)s. Their other sessions have ended.", name=r.account.display_name), "success")
+            return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"), code=303)
+    return render_template("staff/password.html", form=form, r=r), (422 if form.is_submitted() else 200)
+
+
+def _date_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+@bp.route("/activity")
+@requires("activity.view")
+def activity():
+    action = request.args.get("action", "")
+    actor = request.args.get("actor", "")
+    f = activity_svc.ActivityFilter(
+        action=action if action in activity_svc.ACTIONS or action in ("payout.", "staff.", "quota.", "funds.") else "",
+        actor_id=int(actor) if actor.isdigit() else None, date_from=_date_arg("from"), date_to=_date_arg("to"),
+    )
+    page = activity_svc.events(current_shop_id(), f, cursor=request.args.get("cursor"),
+                               limit=current_app.config["ORDERS_PAGE_SIZE"])
+    people = {a.id: a for a in reports.shop_staff(current_shop_id())}
+    return page_or_fragment("staff/activity.html", "results", page=page, f=f, people=people,
+                            actions=activity_svc.ACTIONS)
+
+
+@bp.route("/quota/mine")
+@requires("quota.own")
+def my_quota():
+    """A staff member's own quota and today's use, live."""
+    r = _row_or_404(current_user.id)
+    return render_template("staff/_my_quota.html", r=r)
