@@ -96,8 +96,17 @@ def action_label(action: str) -> str:
 
 
 def _detail_value(key: str, value) -> str:
+    from ..domain.payout_rules import REASON_LABELS
+    from ..domain.states import PAYOUT_STATUS_LABELS
+
     if value is None:
         return "—"
+    if key == "status" and value in PAYOUT_STATUS_LABELS:
+        return gettext(PAYOUT_STATUS_LABELS[value])
+    if key == "reason" and value in REASON_LABELS:
+        return gettext(REASON_LABELS[value])
+    if key == "failure_reason":
+        return failure_text(value)
     if isinstance(value, bool):
         return gettext("yes") if value else gettext("no")
     if key.endswith("_fen") and isinstance(value, int):
@@ -118,6 +127,6 @@ def audit_details(event) -> str:
         name = gettext(DETAIL_LABELS[key])
         if key in before and key in after and before[key] != after[key]:
             parts.append(f"{name}: {_detail_value(key, before[key])} → {_detail_value(key, after[key])}")
-        elif key in after and key not in before:
+        elif key in after and key not in before and after[key] is not None:
             parts.append(f"{name}: {_detail_value(key, after[key])}")
     return "; ".join(parts)
