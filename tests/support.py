@@ -220,8 +220,9 @@ def assert_money_invariants(db, shop_id):
     derived = derived_balances(db.session, shop_id)
     assert (funds.available_fen, funds.held_fen, funds.paid_out_fen) == (derived.available_fen, derived.held_fen, derived.paid_out_fen)
     assert funds.topped_up_fen == derived.topped_up_fen
-    assert funds.available_fen + funds.held_fen + funds.paid_out_fen == funds.topped_up_fen
-    assert min(funds.available_fen, funds.held_fen, funds.paid_out_fen) >= 0
+    assert (funds.refunded_fen, funds.arrears_fen) == (derived.refunded_fen, derived.arrears_fen)
+    assert funds.available_fen + funds.held_fen + funds.paid_out_fen + funds.refunded_fen == funds.topped_up_fen + funds.arrears_fen
+    assert min(funds.available_fen, funds.held_fen, funds.paid_out_fen, funds.refunded_fen, funds.arrears_fen) >= 0
 
     def total(*statuses):
         return db.session.scalar(select(func.coalesce(func.sum(Payout.amount_fen), 0)).where(

@@ -2,11 +2,11 @@
 from .accounts import Buyer, MerchantAccount
 from .activity import AuditEvent, InSiteMessage
 from .funds import FundsAccount, LedgerAccount, LedgerEntry, Movement
-from .orders import AfterSalesCase, Order
+from .orders import AfterSalesCase, CaseEvent, Order
 from .payouts import AccountDayUsage, Payout, PayoutQuota, ShopDayUsage
-from .shop import Shop
+from .shop import RefundSettings, Shop
 
 __all__ = [
-    "AccountDayUsage", "AfterSalesCase", "AuditEvent", "Buyer", "FundsAccount", "InSiteMessage", "LedgerAccount",
+    "AccountDayUsage", "AfterSalesCase", "AuditEvent", "CaseEvent", "RefundSettings", "Buyer", "FundsAccount", "InSiteMessage", "LedgerAccount",
     "LedgerEntry", "MerchantAccount", "Movement", "Order", "Payout", "PayoutQuota", "Shop", "ShopDayUsage",
 ]

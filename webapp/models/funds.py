@@ -24,6 +24,8 @@ class LedgerAccount(StrEnum):
     AVAILABLE = "available"  # 可用余额
     HELD = "held"  # held for payouts in flight
     PAID_OUT = "paid_out"  # paid to buyers by small payouts
+    REFUNDED = "refunded"  # refunded to buyers (fast refunds and approved after-sales refunds)
+    ADVANCE = "advance"  # the platform's advances to this shop (平台垫付); its debit balance is the arrears
 
 
 class Movement(StrEnum):
@@ -31,6 +33,9 @@ class Movement(StrEnum):
     HOLD = "hold"  # available -> held (payout created)
     CAPTURE = "capture"  # held -> paid_out (payout succeeded)
     RELEASE = "release"  # held -> available (payout failed)
+    REFUND = "refund"  # available -> refunded (a refund paid from the funds account)
+    ADVANCE = "advance"  # advance -> refunded (the platform pays the shortfall: arrears grow)
+    RECOVER = "recover"  # available -> advance (a top-up pays arrears back: 追缴成功)
 
 
 MOVEMENT_LEGS = {
@@ -38,6 +43,9 @@ MOVEMENT_LEGS = {
     Movement.HOLD: (LedgerAccount.AVAILABLE, LedgerAccount.HELD),
     Movement.CAPTURE: (LedgerAccount.HELD, LedgerAccount.PAID_OUT),
     Movement.RELEASE: (LedgerAccount.HELD, LedgerAccount.AVAILABLE),
+    Movement.REFUND: (LedgerAccount.AVAILABLE, LedgerAccount.REFUNDED),
+    Movement.ADVANCE: (LedgerAccount.ADVANCE, LedgerAccount.REFUNDED),
+    Movement.RECOVER: (LedgerAccount.AVAILABLE, LedgerAccount.ADVANCE),
 }
 
 
@@ -47,7 +55,13 @@ class FundsAccount(db.Model):
         CheckConstraint("available_fen >= 0", name="available_not_negative"),
         CheckConstraint("held_fen >= 0", name="held_not_negative"),
         CheckConstraint("paid_out_fen >= 0", name="paid_out_not_negative"),
-        CheckConstraint("available_fen + held_fen + paid_out_fen = topped_up_fen", name="balances_add_up"),
+        CheckConstraint("refunded_fen >= 0", name="refunded_not_negative"),
+        CheckConstraint("arrears_fen >= 0", name="arrears_not_negative"),
+        # Everything the shop has is what it topped up plus what the platform advanced and is owed.
+        CheckConstraint(
+            "available_fen + held_fen + paid_out_fen + refunded_fen = topped_up_fen + arrears_fen",
+            name="balances_add_up",
+        ),
     )
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"), primary_key=True)
@@ -55,6 +69,8 @@ class FundsAccount(db.Model):
     held_fen: Mapped[int] = mapped_column(Fen, default=0)
     paid_out_fen: Mapped[int] = mapped_column(Fen, default=0)
     topped_up_fen: Mapped[int] = mapped_column(Fen, default=0)
+    refunded_fen: Mapped[int] = mapped_column(Fen, default=0)
+    arrears_fen: Mapped[int] = mapped_column(Fen, default=0)  # 欠款: advances not yet recovered
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -63,7 +79,9 @@ class LedgerEntry(db.Model):
     __table_args__ = (
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         CheckConstraint("from_account <> to_account", name="two_accounts"),
-        CheckConstraint("movement IN ('topup', 'hold', 'capture', 'release')", name="movement_known"),
+        CheckConstraint(
+            "movement IN ('topup', 'hold', 'capture', 'release', 'refund', 'advance', 'recover')", name="movement_known"
+        ),
         Index("ix_ledger_entry_shop_created", "shop_id", "created_at", "id"),
     )
 
@@ -74,6 +92,7 @@ class LedgerEntry(db.Model):
     to_account: Mapped[str] = mapped_column(String(16))
     amount_fen: Mapped[int] = mapped_column(Fen)
     payout_id: Mapped[int | None] = mapped_column(ForeignKey("payout.id"), nullable=True, index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("after_sales_case.id"), nullable=True, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("merchant_account.id"), nullable=True)
     memo: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

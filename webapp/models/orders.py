@@ -52,6 +52,8 @@ class AfterSalesCase(db.Model):
             ["order_id", "shop_id"], ["orders.id", "orders.shop_id"], name="fk_case_order_same_shop"
         ),
         Index("ix_after_sales_case_shop_created", "shop_id", "created_at", "id"),
+        CheckConstraint("refund_fen IS NULL OR refund_fen > 0", name="refund_positive"),
+        CheckConstraint("advanced_fen IS NULL OR advanced_fen >= 0", name="advanced_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,7 +64,31 @@ class AfterSalesCase(db.Model):
     reason: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(24))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Fast refunds (R12-R14) and the merchant's review.
+    fast: Mapped[bool] = mapped_column(default=False)  # applied for as a fast refund (极速退款)
+    goods_intact: Mapped[bool | None] = mapped_column(nullable=True)  # return-and-refund: the buyer's word (R14)
+    review_why: Mapped[str | None] = mapped_column(String(32), nullable=True)  # why it went to review
+    refund_fen: Mapped[int | None] = mapped_column(Fen, nullable=True)  # what was refunded
+    advanced_fen: Mapped[int | None] = mapped_column(Fen, nullable=True)  # of which the platform advanced (R13)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("merchant_account.id"), nullable=True)
+    reject_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    buyer_id: Mapped[int | None] = mapped_column(ForeignKey("buyer.id"), nullable=True, index=True)
 
     order: Mapped[Order] = relationship(
         back_populates="cases", foreign_keys=[order_id], primaryjoin="AfterSalesCase.order_id == Order.id"
     )
+
+
+class CaseEvent(db.Model):
+    """The history of an after-sales case, as the buyer's status page shows it (R15)."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (Index("ix_case_event_case_created", "case_id", "created_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("after_sales_case.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # submitted, auto_approved, to_review, approved, refunded, rejected
+    detail: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

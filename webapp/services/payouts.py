@@ -113,6 +113,7 @@ def _facts(session: Session, *, now: datetime, shop: Shop, order: Order, actor: 
         funds_available_fen=funds.available_fen if funds else 0, is_staff=is_staff,
         quota=_quota(session, actor) if is_staff else None,
         account_used_today_fen=account_usage.committed_fen if account_usage else 0,
+        arrears_fen=funds.arrears_fen if funds else 0,  # R13: no payouts while arrears remain
     )
     return facts, by_status
 

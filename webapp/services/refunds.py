@@ -1,0 +1,252 @@
+"""Fast refunds (R10-R15): settlement settings with the frozen refund note, buyer applications,
+automatic refunds through the funds ledger with the platform's advance, and the merchant's
+review queue. Lock order as for payouts: funds account -> order -> case."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..db import write_transaction
+from ..domain import refund_rules as rules
+from ..domain.states import CASE_TRANSITIONS, CaseKind, CaseStatus, check_transition
+from ..models import AfterSalesCase, Buyer, CaseEvent, MerchantAccount, Movement, Order, RefundSettings, Shop
+from . import audit, ledger
+from .rows import lock
+
+
+class RefundError(Exception):
+    pass
+
+
+class SettingsRefused(RefundError):
+    def __init__(self, codes: list[str]):
+        super().__init__(codes)
+        self.codes = codes
+
+
+class ApplicationRefused(RefundError):
+    def __init__(self, refusals: list[rules.ApplyRefusal], params: dict):
+        super().__init__(refusals)
+        self.refusals = refusals
+        self.params = params
+
+
+class CaseNotFound(RefundError):
+    pass
+
+
+class CaseClosed(RefundError):
+    """The case is no longer awaiting the merchant (someone else decided it)."""
+
+
+# --- settlement settings (R10, R11) ---------------------------------------------------------
+
+def settings_of(session: Session, shop_id: int) -> RefundSettings | None:
+    return session.get(RefundSettings, shop_id, populate_existing=True)
+
+
+def missing_preconditions(shop: Shop) -> list[rules.Missing]:
+    return rules.preconditions(certified=shop.certified, setup_complete=shop.setup_complete)
+
+
+def note_problems(note: str) -> list[str]:
+    note = (note or "").strip()
+    if not note:
+        return ["note_empty"]
+    if len(note) > rules.NOTE_MAX_CHARS:
+        return ["note_long"]
+    return []
+
+
+def confirm_settings(session: Session, actor: MerchantAccount, note: str, now: datetime, ip: str | None = None) -> RefundSettings:
+    """R11: turn fast refund on with the refund note. After this the note never changes."""
+    shop = session.get(Shop, actor.shop_id)
+    missing = missing_preconditions(shop)
+    if missing:
+        raise SettingsRefused([m.value for m in missing])
+    problems = note_problems(note)
+    if problems:
+        raise SettingsRefused(problems)
+    with write_transaction(session):
+        existing = lock(session, RefundSettings, RefundSettings.shop_id == actor.shop_id)
+        if existing is not None and existing.confirmed_at is not None:
+            raise SettingsRefused(["already_confirmed"])
+        settings = existing or RefundSettings(shop_id=actor.shop_id)
+        settings.enabled, settings.note = True, note.strip()
+        settings.confirmed_at, settings.confirmed_by_id, settings.updated_at = now, actor.id, now
+        session.add(settings)
+        audit.record(session, shop_id=actor.shop_id, actor=actor, action="settings.fast_refund_confirm",
+                     target_type="refund_settings", target_id=actor.shop_id, now=now, ip=ip,
+                     after={"enabled": True, "note": settings.note})
+    return settings
+
+
+def set_fast_refund_enabled(session: Session, actor: MerchantAccount, enabled: bool, now: datetime,
+                            ip: str | None = None) -> RefundSettings:
+    """Decision: a shop may switch fast refund off and on again; the confirmed note stays frozen."""
+    shop = session.get(Shop, actor.shop_id)
+    if enabled and missing_preconditions(shop):
+        raise SettingsRefused([m.value for m in missing_preconditions(shop)])
+    with write_transaction(session):
+        settings = lock(session, RefundSettings, RefundSettings.shop_id == actor.shop_id)
+        if settings is None or settings.confirmed_at is None:
+            raise SettingsRefused(["not_confirmed"])
+        if settings.enabled != enabled:
+            settings.enabled, settings.updated_at = enabled, now
+            audit.record(session, shop_id=actor.shop_id, actor=actor,
+                         action="settings.fast_refund_on" if enabled else "settings.fast_refund_off",
+                         target_type="refund_settings", target_id=actor.shop_id, now=now, ip=ip,
+                         before={"enabled": not enabled}, after={"enabled": enabled})
+    return settings
+
+
+def fast_refund_active(session: Session, shop_id: int) -> bool:
+    s = session.get(RefundSettings, shop_id)
+    return bool(s and s.confirmed_at and s.enabled)
+
+
+# --- buyer applications (R12-R14) -----------------------------------------------------------
+
+def refunded_so_far(session: Session, order_id: int) -> int:
+    return int(session.scalar(select(func.coalesce(func.sum(AfterSalesCase.refund_fen), 0)).where(
+        AfterSalesCase.order_id == order_id, AfterSalesCase.status == CaseStatus.REFUNDED)))
+
+
+def _event(session: Session, case: AfterSalesCase, kind: str, now: datetime, detail: str = "") -> None:
+    session.add(CaseEvent(shop_id=case.shop_id, case_id=case.id, kind=kind, detail=detail, created_at=now))
+    session.flush()
+
+
+def _pay_refund(session: Session, funds, case: AfterSalesCase, amount_fen: int, now: datetime, actor=None) -> None:
+    """R13: from the funds account as far as it goes; the platform advances the rest as arrears."""
+    funding = rules.fund(amount_fen, funds.available_fen)
+    if funding.from_funds_fen:
+        ledger.post(session, funds, Movement.REFUND, funding.from_funds_fen, now, case_id=case.id,
+                    actor_id=getattr(actor, "id", None))
+    if funding.advanced_fen:
+        ledger.post(session, funds, Movement.ADVANCE, funding.advanced_fen, now, case_id=case.id,
+                    memo="platform advance (平台垫付)")
+    check_transition(CASE_TRANSITIONS, CaseStatus(case.status), CaseStatus.REFUNDED)
+    case.status = CaseStatus.REFUNDED
+    case.refund_fen = amount_fen
+    case.advanced_fen = funding.advanced_fen
+    case.decided_at = now
+    _event(session, case, "refunded", now)
+    audit.record(session, shop_id=case.shop_id, actor=actor, action="refund.paid", target_type="case", target_id=case.id,
+                 now=now, after={"amount_fen": amount_fen, "advanced_fen": funding.advanced_fen})
+
+
+@dataclass(frozen=True)
+class Applied:
+    case: AfterSalesCase
+    created: bool
+
+
+def apply(session: Session, buyer: Buyer, order_no: str, *, kind: str, goods_intact: bool | None, now: datetime,
+          ip: str | None = None) -> Applied:
+    """The buyer applies for a fast refund (R12). Accepted and refunded at once when the shop
+    supports it and the goods are intact (R13); otherwise it waits in the merchant's review
+    queue (R14). A repeated submit returns the open (or just refunded) application."""
+    if kind not in (CaseKind.REFUND_ONLY, CaseKind.RETURN_AND_REFUND):
+        raise ValueError("unknown kind")
+    if kind == CaseKind.REFUND_ONLY:
+        goods_intact = None
+    head = session.execute(select(Order.id, Order.shop_id).where(Order.order_no == order_no, Order.buyer_id == buyer.id)).first()
+    if head is None:
+        raise CaseNotFound(order_no)
+    with write_transaction(session):
+        funds = ledger.lock_funds(session, head.shop_id, now)  # 1. funds account
+        order = lock(session, Order, Order.id == head.id)  # 2. order
+        open_case = session.scalar(select(AfterSalesCase).where(
+            AfterSalesCase.order_id == order.id, AfterSalesCase.status == CaseStatus.AWAITING_MERCHANT)
+            .order_by(AfterSalesCase.id.desc()))
+        if open_case is not None:
+            return Applied(open_case, created=False)
+        refundable = order.paid_fen - refunded_so_far(session, order.id)
+        refusals = rules.apply_refusals(now=now, paid_at=order.paid_at, order_closed=order.status == "closed",
+                                        refundable_fen=refundable, kind=kind, goods_intact=goods_intact)
+        if refusals == [rules.ApplyRefusal.NOTHING_LEFT]:
+            latest = session.scalar(select(AfterSalesCase).where(
+                AfterSalesCase.order_id == order.id, AfterSalesCase.fast.is_(True), AfterSalesCase.buyer_id == buyer.id,
+                AfterSalesCase.status == CaseStatus.REFUNDED).order_by(AfterSalesCase.id.desc()))
+            if latest is not None:
+                return Applied(latest, created=False)  # a double submit: show the refund that was made
+        if refusals:
+            raise ApplicationRefused(refusals, {"paid_at": order.paid_at})
+        route, why = rules.route(shop_enabled=fast_refund_active(session, order.shop_id), kind=kind,
+                                 goods_intact=goods_intact)
+        case = AfterSalesCase(
+            shop_id=order.shop_id, order_id=order.id, buyer_id=buyer.id, kind=kind, requested_fen=refundable,
+            reason="极速退款" if route == rules.Route.AUTOMATIC else "退款申请", status=CaseStatus.AWAITING_MERCHANT,
+            created_at=now, fast=True, goods_intact=goods_intact, review_why=why.value if why else None,
+        )
+        session.add(case)
+        session.flush()
+        _event(session, case, "submitted", now)
+        audit.record(session, shop_id=order.shop_id, actor=buyer, action="refund.apply", target_type="case",
+                     target_id=case.id, now=now, ip=ip, after={"kind": kind, "goods_intact": goods_intact,
+                                                              "amount_fen": refundable, "route": route.value})
+        if route == rules.Route.AUTOMATIC:
+            _event(session, case, "auto_approved", now)
+            _pay_refund(session, funds, case, refundable, now)
+        else:
+            _event(session, case, "to_review", now, why.value)
+    return Applied(case, created=True)
+
+
+# --- the merchant's review (R14) ------------------------------------------------------------
+
+def _lock_case(session: Session, actor: MerchantAccount, case_id: int, now: datetime):
+    head = session.execute(select(AfterSalesCase.order_id).where(
+        AfterSalesCase.id == case_id, AfterSalesCase.shop_id == actor.shop_id)).first()
+    if head is None:
+        raise CaseNotFound(case_id)
+    funds = ledger.lock_funds(session, actor.shop_id, now)
+    order = lock(session, Order, Order.id == head.order_id)
+    case = lock(session, AfterSalesCase, AfterSalesCase.id == case_id)
+    if case.status != CaseStatus.AWAITING_MERCHANT:
+        raise CaseClosed(case_id)
+    return funds, order, case
+
+
+def approve(session: Session, actor: MerchantAccount, case_id: int, now: datetime, ip: str | None = None) -> AfterSalesCase:
+    """Refund through the same ledger (with the platform's advance if the funds fall short),
+    never more than the order's paid amount minus what was already refunded."""
+    with write_transaction(session):
+        funds, order, case = _lock_case(session, actor, case_id, now)
+        amount = min(case.requested_fen, order.paid_fen - refunded_so_far(session, order.id))
+        if amount <= 0:
+            raise ApplicationRefused([rules.ApplyRefusal.NOTHING_LEFT], {})
+        case.decided_by_id = actor.id
+        _event(session, case, "approved", now)
+        audit.record(session, shop_id=actor.shop_id, actor=actor, action="refund.approve", target_type="case",
+                     target_id=case.id, now=now, ip=ip, after={"amount_fen": amount})
+        _pay_refund(session, funds, case, amount, now, actor=actor)
+    return case
+
+
+def reject(session: Session, actor: MerchantAccount, case_id: int, reason: str, now: datetime,
+           ip: str | None = None) -> AfterSalesCase:
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 200:
+        raise SettingsRefused(["reject_reason"])
+    with write_transaction(session):
+        _, _, case = _lock_case(session, actor, case_id, now)
+        check_transition(CASE_TRANSITIONS, CaseStatus(case.status), CaseStatus.REJECTED)
+        case.status, case.reject_reason, case.decided_at, case.decided_by_id = CaseStatus.REJECTED, reason, now, actor.id
+        _event(session, case, "rejected", now, reason)
+        audit.record(session, shop_id=actor.shop_id, actor=actor, action="refund.reject", target_type="case",
+                     target_id=case.id, now=now, ip=ip, after={"reason": reason})
+    return case
+
+
+def timeline(session: Session, case_id: int) -> list[CaseEvent]:
+    return session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.created_at, CaseEvent.id)).all()
+
+
+def awaiting_count(session: Session, shop_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(AfterSalesCase).where(
+        AfterSalesCase.shop_id == shop_id, AfterSalesCase.status == CaseStatus.AWAITING_MERCHANT))
