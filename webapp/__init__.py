@@ -40,9 +40,9 @@ def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
         _start_worker_with_first_request(app)
 
     from . import models  # noqa: F401  (register the tables)
-    from .web import auth, buyer, core, inbox, merchant, payouts, staff
+    from .web import auth, buyer, core, inbox, merchant, payouts, settings, staff
 
-    for bp in (core.bp, auth.bp, merchant.bp, buyer.bp, payouts.bp, inbox.bp, staff.bp):
+    for bp in (core.bp, auth.bp, merchant.bp, buyer.bp, payouts.bp, inbox.bp, staff.bp, settings.bp):
         app.register_blueprint(bp)
 
     from .web.access import guard
@@ -138,8 +138,8 @@ def _security_headers(response):
 def _init_templates(app: Flask) -> None:
     from flask_babel import gettext
 
-    from .domain import payout_rules
-    from .web.messages import action_label, audit_details, failure_text, message_body, message_title, refusal_text
+    from .domain import payout_rules, refund_rules
+    from .web.messages import MOVEMENT_LABELS, REVIEW_WHY, TIMELINE_LABELS, action_label, audit_details, failure_text, message_body, message_title, refusal_text
 
     app.jinja_env.filters["fen"] = money.format_fen
     app.jinja_env.filters["fen_words"] = lambda fen: (
@@ -163,7 +163,12 @@ def _init_templates(app: Flask) -> None:
         failure_text=failure_text,
         message_title=message_title,
         unread_messages=_unread_messages,
+        awaiting_cases=_awaiting_cases,
         action_label=action_label,
+        MOVEMENT_LABELS=MOVEMENT_LABELS,
+        settings_missing={m: refund_rules.MISSING_MESSAGES[m] for m in refund_rules.Missing},
+        TIMELINE_LABELS=TIMELINE_LABELS,
+        REVIEW_WHY=REVIEW_WHY,
         audit_details=audit_details,
         message_body=message_body,
     )
@@ -179,6 +184,16 @@ def _unread_messages() -> int:
 
     shop_id = getattr(current_user, "shop_id", None)
     return unread_count(shop_id) if shop_id else 0
+
+
+def _awaiting_cases() -> int:
+    """The after-sales badge: cases awaiting the merchant's review (cached per request)."""
+    if "awaiting_cases" not in g:
+        from .services.refunds import awaiting_count
+
+        shop_id = getattr(current_user, "shop_id", None)
+        g.awaiting_cases = awaiting_count(db.session, shop_id) if shop_id else 0
+    return g.awaiting_cases
 
 
 def _init_errors(app: Flask) -> None:

@@ -87,6 +87,10 @@ def _accepted(payout_id: int, reference: str | None, now: datetime) -> None:
     with write_transaction(session):
         p = session.scalars(select(Payout).where(Payout.id == payout_id).with_for_update()
                             .execution_options(populate_existing=True)).one()
+        if p.status == PayoutStatus.PENDING:  # the channel is paying one we still had queued: adopt it
+            p.status = PayoutStatus.PROCESSING
+            p.processing_at = p.processing_at or now
+            p.maybe_at_channel = True
         if p.status == PayoutStatus.PROCESSING:
             p.channel_ref = reference or f"accepted:{payout_id}"
             p.lease_until = None
@@ -118,10 +122,13 @@ def _apply_status(payout_id: int, now: datetime, *, gave_up: bool) -> None:
     session = db.session
     p = session.get(Payout, payout_id, populate_existing=True)
     never_sent = p.status == PayoutStatus.PENDING and not p.maybe_at_channel
+    # Giving up is only safe on exactly the state we looked at: if another worker claimed or
+    # submitted it meanwhile, the channel may be paying it now (settle_failed checks under lock).
+    observed = svc.observed_state(p)
     session.commit()
     if gave_up and never_sent:
         # Every attempt is known not to have reached the channel: failing it cannot lose money.
-        svc.settle_failed(session, payout_id, GAVE_UP, now)
+        svc.settle_failed(session, payout_id, GAVE_UP, now, only_if=observed)
         return
     try:
         status = channel().status(payout_id, now)
@@ -134,7 +141,7 @@ def _apply_status(payout_id: int, now: datetime, *, gave_up: bool) -> None:
     elif status.state == TransferState.PROCESSING:
         _accepted(payout_id, status.reference, now)  # adopt what the channel knows; poll on
     elif gave_up:
-        svc.settle_failed(session, payout_id, GAVE_UP, now)
+        svc.settle_failed(session, payout_id, GAVE_UP, now, only_if=observed)
     else:
         _back_to_queue(payout_id, now)  # never reached the channel: submit again (same id)
 

@@ -34,6 +34,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "staff.manage": frozenset({Role.MAIN}),
     "activity.view": frozenset({Role.MAIN}),
     "quota.own": frozenset({Role.STAFF}),
+    # Fast refunds: settlement settings are the main account's; staff may decide refund cases.
+    "settings.manage": frozenset({Role.MAIN}),
+    "funds.view": MERCHANT_ROLES,
+    "aftersales.decide": MERCHANT_ROLES,
+    "buyer.refunds": frozenset({Role.BUYER}),
 }
 
 

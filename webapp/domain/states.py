@@ -93,8 +93,9 @@ PAYOUT_COMMITTED = frozenset({PayoutStatus.PENDING, PayoutStatus.PROCESSING, Pay
 PAYOUT_FINAL = frozenset({PayoutStatus.SUCCEEDED, PayoutStatus.FAILED})
 
 PAYOUT_TRANSITIONS: dict[PayoutStatus, frozenset[PayoutStatus]] = {
-    # A worker claims it; the reconciler fails it when the channel never knew it by the deadline.
-    PayoutStatus.PENDING: frozenset({PayoutStatus.PROCESSING, PayoutStatus.FAILED}),
+    # A worker claims it; the reconciler fails it when the channel never knew it by the deadline,
+    # or settles it from the channel's word (an answer lost in transit: the channel paid it).
+    PayoutStatus.PENDING: frozenset({PayoutStatus.PROCESSING, PayoutStatus.SUCCEEDED, PayoutStatus.FAILED}),
     # The channel answers; a transient error before acceptance sends it back to the queue.
     PayoutStatus.PROCESSING: frozenset({PayoutStatus.SUCCEEDED, PayoutStatus.FAILED, PayoutStatus.PENDING}),
     PayoutStatus.SUCCEEDED: frozenset(),

@@ -287,12 +287,21 @@ def settle_succeeded(session: Session, payout_id: int, now: datetime, reference:
     return True
 
 
-def settle_failed(session: Session, payout_id: int, reason: str, now: datetime, reference: str | None = None) -> bool:
+def observed_state(p: Payout) -> tuple:
+    """What a worker saw of a payout; settle_failed(only_if=...) acts only if it is unchanged."""
+    return (p.status, p.attempts, p.channel_ref)
+
+
+def settle_failed(session: Session, payout_id: int, reason: str, now: datetime, reference: str | None = None,
+                  only_if: tuple | None = None) -> bool:
     """Release the held money, give the allowance back to the day counters it was taken from,
-    and tell the shop (one in-site message). Idempotent. Returns True if it moved."""
+    and tell the shop (one in-site message). Idempotent. Returns True if it moved. With
+    `only_if`, nothing happens unless the payout is still in that observed state."""
     with write_transaction(session):
         funds, shop_usage, account_usage, payout = _lock_for_settlement(session, payout_id, now, counters=True)
         if payout.status in PAYOUT_FINAL:
+            return False
+        if only_if is not None and observed_state(payout) != only_if:
             return False
         before = _snapshot(payout)
         check_transition(PAYOUT_TRANSITIONS, PayoutStatus(payout.status), PayoutStatus.FAILED)

@@ -79,10 +79,13 @@ def buyer_order(buyer_id: int, order_no: str) -> Order | None:
     return db.session.scalar(select(Order).where(Order.buyer_id == buyer_id, Order.order_no == order_no))
 
 
-def shop_cases(shop_id: int, *, status: str = "", cursor: str | None = None, limit: int = 25) -> Page[AfterSalesCase]:
+def shop_cases(shop_id: int, *, status: str = "", fast: bool = False, cursor: str | None = None,
+               limit: int = 25) -> Page[AfterSalesCase]:
     stmt = select(AfterSalesCase).where(AfterSalesCase.shop_id == shop_id)
     if status:
         stmt = stmt.where(AfterSalesCase.status == status)
+    if fast:
+        stmt = stmt.where(AfterSalesCase.fast.is_(True))
     return _keyset(
         stmt, AfterSalesCase.created_at, AfterSalesCase.id, cursor, limit, lambda c: (c.created_at, c.id)
     )

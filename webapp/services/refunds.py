@@ -231,10 +231,10 @@ def approve(session: Session, actor: MerchantAccount, case_id: int, now: datetim
 def reject(session: Session, actor: MerchantAccount, case_id: int, reason: str, now: datetime,
            ip: str | None = None) -> AfterSalesCase:
     reason = (reason or "").strip()
-    if not reason or len(reason) > 200:
-        raise SettingsRefused(["reject_reason"])
     with write_transaction(session):
         _, _, case = _lock_case(session, actor, case_id, now)
+        if not reason or len(reason) > 200:
+            raise SettingsRefused(["reject_reason"])
         check_transition(CASE_TRANSITIONS, CaseStatus(case.status), CaseStatus.REJECTED)
         case.status, case.reject_reason, case.decided_at, case.decided_by_id = CaseStatus.REJECTED, reason, now, actor.id
         _event(session, case, "rejected", now, reason)

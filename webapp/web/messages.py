@@ -130,3 +130,36 @@ def audit_details(event) -> str:
         elif key in after and key not in before and after[key] is not None:
             parts.append(f"{name}: {_detail_value(key, after[key])}")
     return "; ".join(parts)
+
+
+MOVEMENT_LABELS = {
+    "topup": N_("Top-up"),
+    "hold": N_("Held for a payout"),
+    "capture": N_("Payout paid"),
+    "release": N_("Payout failed, released"),
+    "refund": N_("Refund paid"),
+    "advance": N_("Platform advance (平台垫付)"),
+    "recover": N_("Arrears recovered (追缴成功)"),
+}
+
+TIMELINE_LABELS = {
+    "submitted": N_("Application submitted"),
+    "auto_approved": N_("Approved automatically (fast refund)"),
+    "to_review": N_("Waiting for the shop to review"),
+    "approved": N_("Approved by the shop"),
+    "refunded": N_("Refunded"),
+    "rejected": N_("Rejected by the shop"),
+}
+
+REVIEW_WHY = {
+    "goods_not_intact": N_("The goods are not intact, so the shop reviews the return."),
+    "shop_not_opted_in": N_("This shop does not offer fast refund right now, so the shop reviews it."),
+}
+
+
+
+def apply_refusal_text(refusal, params: dict) -> str:
+    from ..domain.refund_rules import APPLY_MESSAGES
+
+    formatted = {k: calendar.local(v).strftime("%Y-%m-%d %H:%M") for k, v in params.items() if isinstance(v, datetime)}
+    return gettext(APPLY_MESSAGES[refusal], **formatted)

@@ -1,15 +1,19 @@
 """Buyer pages: only the signed-in buyer's own orders (R18)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from sqlalchemy import select
 
+from ... import clock
+from ...domain import refund_rules
 from ...domain.states import PAYOUT_FINAL
 from ...extensions import db
-from ...models import Payout
-from ...services import queries
+from ...models import AfterSalesCase, Payout
+from ...services import queries, refunds
+from ..messages import apply_refusal_text
+from .forms import RefundForm
 from ..access import requires
 from ..htmx import is_htmx, page_or_fragment
 
@@ -31,11 +35,90 @@ def order_detail(order_no: str):
     order = queries.buyer_order(current_user.id, order_no)
     if order is None:
         abort(404)
-    payouts = db.session.scalars(
+    return render_template("buyer/order_detail.html", order=order, payouts=_payouts(order), **_refund_offer(order))
+
+
+def _payouts(order):
+    return db.session.scalars(
         select(Payout).where(Payout.order_id == order.id, Payout.buyer_id == current_user.id)
         .order_by(Payout.created_at.desc(), Payout.id.desc())
     ).all()
-    return render_template("buyer/order_detail.html", order=order, payouts=payouts)
+
+
+def _refund_offer(order) -> dict:
+    """R12: the apply button shows while the order is in its 7-day window and the shop offers
+    fast refund. The server checks again on submit."""
+    now = clock.now()
+    active = refunds.fast_refund_active(db.session, order.shop_id)
+    in_window = refund_rules.within_window(order.paid_at, now)
+    open_case = db.session.scalar(select(AfterSalesCase).where(
+        AfterSalesCase.order_id == order.id, AfterSalesCase.buyer_id == current_user.id)
+        .order_by(AfterSalesCase.id.desc()))
+    left = order.paid_fen - refunds.refunded_so_far(db.session, order.id)
+    can_apply = active and in_window and order.status != "closed" and left > 0 and not (
+        open_case is not None and open_case.status == "awaiting_merchant")
+    return {"can_apply": can_apply, "window_closes": refund_rules.window_closes_at(order.paid_at),
+            "latest_case": open_case, "refundable_fen": left}
+
+
+def _own_order_or_404(order_no: str):
+    order = queries.buyer_order(current_user.id, order_no)
+    if order is None:
+        abort(404)
+    return order
+
+
+@bp.route("/orders/<order_no>/refund", methods=["GET", "POST"])
+@requires("buyer.refunds")
+def apply_refund(order_no: str):
+    """Apply for a refund (R12): refund only, or return and refund with the goods' condition."""
+    order = _own_order_or_404(order_no)
+    form = RefundForm()
+    errors: list[str] = []
+    if form.validate_on_submit():
+        intact = {"yes": True, "no": False}.get(form.goods_intact.data)
+        try:
+            applied = refunds.apply(db.session, current_user, order.order_no, kind=form.kind.data, goods_intact=intact,
+                                    now=clock.now(), ip=request.remote_addr)
+        except refunds.ApplicationRefused as exc:
+            errors = [apply_refusal_text(r, exc.params) for r in exc.refusals]
+        else:
+            return redirect(url_for("buyer.refund", case_id=applied.case.id), code=303)
+    elif form.is_submitted():
+        errors = [e for field in form for e in field.errors]
+    settings = refunds.settings_of(db.session, order.shop_id)
+    status = 422 if form.is_submitted() else 200
+    return render_template("buyer/refund_new.html", order=order, form=form, errors=errors, settings=settings,
+                           **_refund_offer(order)), status
+
+
+def _own_case_or_404(case_id: int) -> AfterSalesCase:
+    case = db.session.scalar(select(AfterSalesCase).where(AfterSalesCase.id == case_id,
+                                                          AfterSalesCase.buyer_id == current_user.id))
+    if case is None:
+        abort(404)
+    return case
+
+
+def _refund_context(case: AfterSalesCase) -> dict:
+    return {"case": case, "order": case.order, "events": refunds.timeline(db.session, case.id),
+            "settings": refunds.settings_of(db.session, case.shop_id), "payouts": _payouts(case.order)}
+
+
+@bp.route("/refunds/<int:case_id>")
+@requires("buyer.refunds")
+def refund(case_id: int):
+    """R15: the application's status and history, the shop's refund note, payouts received."""
+    return render_template("buyer/refund.html", **_refund_context(_own_case_or_404(case_id)))
+
+
+@bp.route("/refunds/<int:case_id>/status")
+@requires("buyer.refunds")
+def refund_status(case_id: int):
+    """The live part of the status page; stops polling (286) once the case is final."""
+    case = _own_case_or_404(case_id)
+    final = case.status != "awaiting_merchant"
+    return render_template("buyer/_refund_status.html", **_refund_context(case)), (286 if final and is_htmx() else 200)
 
 
 @bp.route("/payouts/<int:payout_id>/status")

@@ -1,7 +1,14 @@
 """Merchant pages: orders and after-sales of the signed-in account's shop only (R18)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ... import clock
+from ...domain.money import format_fen
+from ...extensions import db
+from ...services import refunds
 
 from ...domain.states import CASE_STATUS_LABELS, ORDER_STATUS_LABELS
 from ...services import queries
@@ -42,11 +49,12 @@ def cases():
     status = request.args.get("status", "")
     if status not in CASE_STATUS_LABELS:
         status = ""
+    fast = request.args.get("type") == "fast"
     page = queries.shop_cases(
-        current_shop_id(), status=status, cursor=request.args.get("cursor"),
+        current_shop_id(), status=status, fast=fast, cursor=request.args.get("cursor"),
         limit=current_app.config["ORDERS_PAGE_SIZE"],
     )
-    return page_or_fragment("merchant/cases.html", "results", page=page, status=status)
+    return page_or_fragment("merchant/cases.html", "results", page=page, status=status, fast=fast)
 
 
 @bp.route("/after-sales/<int:case_id>")
@@ -55,6 +63,47 @@ def case_detail(case_id: int):
     case = queries.shop_case(current_shop_id(), case_id)
     if case is None:
         abort(404)
+    return _case_page(case)
+
+
+def _case_page(case, errors: list[str] | None = None, reason: str = "", status: int = 200):
     from ..payouts.routes import flow_context
 
-    return render_template("merchant/case_detail.html", case=case, **flow_context(case.order))
+    return render_template("merchant/case_detail.html", case=case, events=refunds.timeline(db.session, case.id),
+                           decide_errors=errors or [], reject_reason=reason, **flow_context(case.order)), status
+
+
+@bp.route("/after-sales/<int:case_id>/approve", methods=["POST"])
+@requires("aftersales.decide")
+def approve(case_id: int):
+    """Approve a refund awaiting review: refunded through the funds ledger at once."""
+    try:
+        case = refunds.approve(db.session, current_user, case_id, clock.now(), ip=request.remote_addr)
+    except refunds.CaseNotFound:
+        abort(404)
+    except refunds.CaseClosed:
+        flash(_("This case was already decided."), "info")
+        return redirect(url_for("merchant.case_detail", case_id=case_id), code=303)
+    except refunds.ApplicationRefused:
+        case = queries.shop_case(current_shop_id(), case_id)
+        return _case_page(case, [_("This order has already been refunded in full.")], status=422)
+    flash(_("Refunded %(amount)s to the buyer.", amount=format_fen(case.refund_fen)), "success")
+    return redirect(url_for("merchant.case_detail", case_id=case_id), code=303)
+
+
+@bp.route("/after-sales/<int:case_id>/reject", methods=["POST"])
+@requires("aftersales.decide")
+def reject(case_id: int):
+    reason = request.form.get("reason", "")
+    try:
+        refunds.reject(db.session, current_user, case_id, reason, clock.now(), ip=request.remote_addr)
+    except refunds.CaseNotFound:
+        abort(404)
+    except refunds.CaseClosed:
+        flash(_("This case was already decided."), "info")
+        return redirect(url_for("merchant.case_detail", case_id=case_id), code=303)
+    except refunds.SettingsRefused:
+        case = queries.shop_case(current_shop_id(), case_id)
+        return _case_page(case, [_("Write the reason the buyer will see (at most 200 characters).")], reason, 422)
+    flash(_("The application was rejected; the buyer sees your reason."), "success")
+    return redirect(url_for("merchant.case_detail", case_id=case_id), code=303)

@@ -1,7 +1,7 @@
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, ValidationError
 
 from ...domain import money
@@ -18,7 +18,7 @@ class PayoutForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.reason.choices = [(key, _(label)) for key, label in REASON_LABELS.items()]
+        self.reason.choices = [SelectChoice(key, _(label)) for key, label in REASON_LABELS.items()]
         self.fen: int | None = None
 
     def validate_amount(self, field):

@@ -1,0 +1,98 @@
+"""Wallet and settlement (钱包和结算): settlement settings for fast refund (R10, R11), and the
+funds account page with balances, arrears and the latest ledger movements."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ... import clock
+from ...domain import N_, refund_rules
+from ...extensions import db
+from ...models import LedgerEntry, MerchantAccount, Shop
+from ...services import ledger
+from ...services import refunds as svc
+from ...services.queries import _keyset
+from ..access import current_shop_id, requires
+from ..htmx import page_or_fragment
+
+bp = Blueprint("settings", __name__)
+
+SETTINGS_MESSAGES = {
+    "note_empty": N_("Write the refund note buyers will see."),
+    "note_long": N_("The refund note can be at most 500 characters."),
+    "already_confirmed": N_("Fast refund was already confirmed; the refund note cannot be changed."),
+    "not_confirmed": N_("Confirm fast refund with a refund note first."),
+    "certification": refund_rules.MISSING_MESSAGES[refund_rules.Missing.CERTIFICATION],
+    "setup": refund_rules.MISSING_MESSAGES[refund_rules.Missing.SETUP],
+}
+
+
+def _page(step: str = "fill", note: str = "", errors: list[str] | None = None, status: int = 200):
+    shop = db.session.get(Shop, current_shop_id())
+    settings = svc.settings_of(db.session, shop.id)
+    confirmed_by = db.session.get(MerchantAccount, settings.confirmed_by_id) if settings and settings.confirmed_by_id else None
+    return render_template(
+        "settings/settlement.html", shop=shop, settings=settings, confirmed_by=confirmed_by,
+        missing=svc.missing_preconditions(shop), step=step, note=note, errors=errors or [],
+        note_max=refund_rules.NOTE_MAX_CHARS,
+    ), status
+
+
+def _messages(codes: list[str]) -> list[str]:
+    return [_(SETTINGS_MESSAGES[c]) for c in codes]
+
+
+@bp.route("/settings/settlement")
+@requires("settings.manage")
+def settlement():
+    return _page()
+
+
+@bp.route("/settings/settlement/review", methods=["POST"])
+@requires("settings.manage")
+def review():
+    """Fill -> review: the note rendered as the buyer will see it, before anything is saved."""
+    note = (request.form.get("note") or "").strip()
+    problems = svc.note_problems(note)
+    if problems:
+        return _page("fill", note, _messages(problems), 422)
+    return _page("review", note)
+
+
+@bp.route("/settings/settlement/confirm", methods=["POST"])
+@requires("settings.manage")
+def confirm():
+    note = request.form.get("note") or ""
+    if request.form.get("back"):
+        return _page("fill", note)
+    try:
+        svc.confirm_settings(db.session, current_user, note, clock.now(), ip=request.remote_addr)
+    except svc.SettingsRefused as exc:
+        return _page("fill", note, _messages(exc.codes), 422)
+    flash(_("Fast refund is on. The refund note is now fixed."), "success")
+    return redirect(url_for("settings.settlement"), code=303)
+
+
+@bp.route("/settings/settlement/enabled", methods=["POST"])
+@requires("settings.manage")
+def set_enabled():
+    enabled = request.form.get("enabled") == "1"
+    try:
+        svc.set_fast_refund_enabled(db.session, current_user, enabled, clock.now(), ip=request.remote_addr)
+    except svc.SettingsRefused as exc:
+        return _page("fill", "", _messages(exc.codes), 422)
+    flash(_("Fast refund is on.") if enabled else _("Fast refund is off. New applications go to your review queue."), "success")
+    return redirect(url_for("settings.settlement"), code=303)
+
+
+@bp.route("/funds")
+@requires("funds.view")
+def funds():
+    """The funds account (货款账户): balances, arrears (欠款) and the latest movements."""
+    shop_id = current_shop_id()
+    account = ledger.funds_of(db.session, shop_id)
+    page = _keyset(select(LedgerEntry).where(LedgerEntry.shop_id == shop_id), LedgerEntry.created_at, LedgerEntry.id,
+                   request.args.get("cursor"), current_app.config["ORDERS_PAGE_SIZE"], lambda e: (e.created_at, e.id))
+    return page_or_fragment("funds/index.html", "results", account=account, page=page)
