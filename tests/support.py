@@ -145,6 +145,7 @@ class Factory:
         kw.setdefault("reason", "运费争议")
         kw.setdefault("status", "awaiting_merchant")
         kw.setdefault("created_at", self.now)
+        kw.setdefault("buyer_id", order.buyer_id)
         return self._save(AfterSalesCase(shop_id=order.shop_id, order_id=order.id, **kw))
 
 
