@@ -132,6 +132,17 @@ def seed_demo(now: datetime) -> SeedReport:
                 db.session.add(PayoutQuota(account_id=account.id, shop_id=shop.id, enabled=enabled,
                                            per_payout_fen=per, daily_fen=daily, updated_at=now))
     db.session.commit()
+
+    # Fast refund on for the certified shop, with its refund note (once: the note is frozen).
+    from ..models import RefundSettings
+
+    main = db.session.scalar(select(MerchantAccount).where(MerchantAccount.shop_id == shops[0].id,
+                                                            MerchantAccount.role == "main"))
+    if db.session.get(RefundSettings, shops[0].id) is None:
+        from .refunds import confirm_settings
+
+        confirm_settings(db.session, main, "支付后 7 天内可申请极速退款，无需理由；退款原路返回，一般 1-3 个工作日到账。"
+                         "退货退款请保持商品完好、配件齐全。", now)
     return SeedReport(created, logins)
 
 
