@@ -54,7 +54,7 @@ def review_and_confirm(page, scope, amount, reason="补运费", double=False):
 
 def test_staff_pays_5_yuan_shipping_fee_from_after_sales_and_watches_it_live(page, live_server, screens_world, shot):
     sign_in(page, live_server.url, "/login", "ws-staff")
-    page.get_by_role("link", name="售后", exact=True).click()
+    page.locator(".mainnav").get_by_role("link", name="售后").click()
     page.get_by_role("navigation").get_by_role("link", name="小额打款").click()
     expect(page.get_by_role("heading", name="小额打款", exact=True)).to_be_visible()
     page.evaluate("window.__samePage = true")
