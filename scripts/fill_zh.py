@@ -1,4 +1,8 @@
-"""Fill untranslated zh entries from a JSON object {msgid: translation}: python scripts/fill_zh.py FILE.json"""
+"""Fill untranslated zh entries from a JSON object {msgid: translation}.
+
+Run `python scripts/i18n.py` first (it merges new messages into the catalog), then
+`python scripts/fill_zh.py FILE.json`, then `python scripts/i18n.py --check`.
+"""
 import json
 import sys
 from io import BytesIO

@@ -15,7 +15,10 @@ ACTIONS = (
     "payout.create", "payout.continue", "payout.succeeded", "payout.failed", "funds.topup",
     "staff.create", "staff.disable", "staff.enable", "staff.password_reset",
     "quota.update", "quota.enable", "quota.disable",
+    "refund.apply", "refund.approve", "refund.reject", "refund.paid",
+    "settings.fast_refund_confirm", "settings.fast_refund_on", "settings.fast_refund_off",
 )
+GROUPS = ("payout.", "quota.", "staff.", "funds.", "refund.", "settings.")
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,13 @@ ACTION_LABELS = {
     "quota.update": N_("Quota changed"),
     "quota.enable": N_("Payouts enabled"),
     "quota.disable": N_("Payouts disabled"),
+    "refund.apply": N_("Refund applied for (buyer)"),
+    "refund.approve": N_("Refund approved"),
+    "refund.reject": N_("Refund rejected"),
+    "refund.paid": N_("Refund paid"),
+    "settings.fast_refund_confirm": N_("Fast refund confirmed with its refund note"),
+    "settings.fast_refund_on": N_("Fast refund turned on"),
+    "settings.fast_refund_off": N_("Fast refund turned off"),
 }
 
 DETAIL_LABELS = {
@@ -88,6 +95,10 @@ DETAIL_LABELS = {
     "display_name": N_("name"),
     "quota_daily_fen": N_("daily limit checked"),
     "account_used_before_fen": N_("used before"),
+    "advanced_fen": N_("platform advanced"),
+    "arrears_fen": N_("arrears"),
+    "recovered_fen": N_("arrears recovered"),
+    "note": N_("refund note"),
 }
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import date
-
 from flask import (
     Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, stream_with_context, url_for,
 )
@@ -29,6 +27,7 @@ from ...services import payout_reports as reports
 from ...services import payouts as svc
 from ...services import queries
 from ...services import staff as staff_svc
+from ..params import date_arg, int_arg
 from ..access import current_shop_id, requires
 from ..htmx import is_htmx
 from ..messages import failure_text, refusal_text
@@ -258,20 +257,12 @@ def continue_(payout_id: int):
 
 # --- records (R5) --------------------------------------------------------------------------
 
-def _date_arg(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
-
 
 def _record_filter() -> reports.RecordFilter:
     status = request.args.get("status", "")
-    staff = request.args.get("staff", "")
     return reports.RecordFilter(
         status=status if status in PAYOUT_STATUS_LABELS else "",
-        date_from=_date_arg("from"), date_to=_date_arg("to"),
-        staff_id=int(staff) if staff.isdigit() else None,
+        date_from=date_arg("from"), date_to=date_arg("to"), staff_id=int_arg("staff"),
         order_no=request.args.get("order", ""),
     )
 

@@ -2,8 +2,6 @@
 and reads the shop's activity. Staff see their own quota."""
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,6 +13,7 @@ from ...extensions import db
 from ...services import activity as activity_svc
 from ...services import payout_reports as reports
 from ...services import staff as svc
+from ..params import date_arg, int_arg
 from ..access import current_shop_id, requires
 from ..htmx import is_htmx, page_or_fragment
 from .forms import PasswordResetForm, QuotaForm, StaffCreateForm
@@ -169,21 +168,14 @@ def reset_password(account_id: int):
     return render_template("staff/password.html", form=form, r=r), (422 if form.is_submitted() else 200)
 
 
-def _date_arg(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
-
 
 @bp.route("/activity")
 @requires("activity.view")
 def activity():
     action = request.args.get("action", "")
-    actor = request.args.get("actor", "")
     f = activity_svc.ActivityFilter(
-        action=action if action in activity_svc.ACTIONS or action in ("payout.", "staff.", "quota.", "funds.") else "",
-        actor_id=int(actor) if actor.isdigit() else None, date_from=_date_arg("from"), date_to=_date_arg("to"),
+        action=action if action in activity_svc.ACTIONS or action in activity_svc.GROUPS else "",
+        actor_id=int_arg("actor"), date_from=date_arg("from"), date_to=date_arg("to"),
     )
     page = activity_svc.events(current_shop_id(), f, cursor=request.args.get("cursor"),
                                limit=current_app.config["ORDERS_PAGE_SIZE"])
