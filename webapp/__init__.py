@@ -40,6 +40,10 @@ def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
         _start_worker_with_first_request(app)
 
     from . import models  # noqa: F401  (register the tables)
+    from .web.params import IdConverter, page_args
+
+    app.url_map.converters["id"] = IdConverter
+    app.jinja_env.globals["page_args"] = page_args
     from .web import auth, buyer, core, inbox, merchant, payouts, settings, staff
 
     for bp in (core.bp, auth.bp, merchant.bp, buyer.bp, payouts.bp, inbox.bp, staff.bp, settings.bp):
@@ -109,7 +113,10 @@ def _session_timeouts():
             session["lang"] = lang
         flash(_("Your session has expired. Please sign in again."), "info")
         return None
-    session["seen"] = now
+    from .web.access import is_background
+
+    if not is_background(request.endpoint):
+        session["seen"] = now
     return None
 
 
@@ -229,4 +236,5 @@ def _init_errors(app: Flask) -> None:
 
     @app.errorhandler(500)
     def _500(_e):
+        db.session.rollback()  # the page below reads the database; a failed transaction must not stop it
         return page(500, _("Something went wrong"), _("Nothing was changed. Try again; if it keeps happening, tell support."))

@@ -58,7 +58,6 @@ def claim_due(now: datetime, limit: int = 20) -> list[int]:
             p.attempts += 1
             p.lease_until = now + timedelta(seconds=_cfg("PAYOUT_CLAIM_LEASE_SECONDS"))
             p.next_attempt_at = None
-            p.maybe_at_channel = True  # from here on a crash leaves it unknown whether the channel got it
             p.updated_at = now
         ids = [p.id for p in claimed]
     return ids
@@ -78,8 +77,9 @@ def _back_to_queue(payout_id: int, now: datetime, *, delivered: bool = True) -> 
             p.next_attempt_at = now + _backoff(p.attempts)
             p.lease_until = None
             p.updated_at = now
-            if not delivered:
-                p.maybe_at_channel = False
+            if delivered:
+                # Sticky: once any attempt may have reached the channel, giving up needs its word.
+                p.maybe_at_channel = True
 
 
 def _accepted(payout_id: int, reference: str | None, now: datetime) -> None:
@@ -143,7 +143,9 @@ def _apply_status(payout_id: int, now: datetime, *, gave_up: bool) -> None:
     elif gave_up:
         svc.settle_failed(session, payout_id, GAVE_UP, now, only_if=observed)
     else:
-        _back_to_queue(payout_id, now)  # never reached the channel: submit again (same id)
+        # Unknown to the channel now, but a dead worker's request might still arrive: submit again
+        # with the same id (the channel pays an id once), and never give up without asking.
+        _back_to_queue(payout_id, now, delivered=True)
 
 
 def poll(now: datetime, limit: int = 50) -> int:

@@ -76,6 +76,10 @@ def upgrade():
         batch_op.create_check_constraint(
             'movement_known', "movement IN ('topup', 'hold', 'capture', 'release', 'refund', 'advance', 'recover')")
 
+    # Cases from before this revision get their buyer from their order.
+    op.execute("UPDATE after_sales_case SET buyer_id = (SELECT orders.buyer_id FROM orders "
+               "WHERE orders.id = after_sales_case.order_id) WHERE buyer_id IS NULL")
+
     # R11: once confirmed, the refund note (and when and by whom) can never change, by any path.
     if op.get_bind().dialect.name == 'postgresql':
         op.execute("""

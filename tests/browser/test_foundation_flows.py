@@ -28,11 +28,13 @@ def shop_world(make_live):
     return {"staff": staff, "alice": alice, "bob": bob, "target": target, "bobs": bobs, "orders": orders}
 
 
-def sign_in(page, base, path, login):
+def sign_in(page, base, path, login, password=PASSWORD):
     page.goto(base + path)
     page.get_by_label("登录名").fill(login)
-    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
+    # Wait for the sign-in to land before the test navigates on (a goto would cancel it).
+    expect(page).not_to_have_url(re.compile(r"/(buyer/)?login"))
 
 
 def test_staff_searches_an_order_as_they_type_and_opens_it(page, live_server, shop_world, shot):

@@ -31,6 +31,7 @@ def pay_world(make_live):
         "dbl": m.order(shop, buyer, order_no="6926100000000000002", item_summary="无线鼠标", paid_fen=5_990),
         "frozen": m.order(shop, frozen, order_no="6926100000000000003", item_summary="保温杯", paid_fen=8_900),
         "nojs": m.order(shop, buyer, order_no="6926100000000000004", item_summary="数据线", paid_fen=990),
+        "race": m.order(shop, buyer, order_no="6926100000000000005", item_summary="笔记本支架", paid_fen=6_900),
     }
     return {"orders": orders}
 
@@ -116,3 +117,22 @@ def test_frozen_wallet_payout_fails_live_with_the_reason(page, live_server, pay_
     expect(row).to_contain_text("打款失败", timeout=15_000)
     expect(row).to_contain_text("买家钱包已冻结")
     shot(page, "issue3-05-failed")
+
+
+def test_a_refusal_at_confirm_time_is_shown_in_place(page, live_server, pay_world, shot):
+    """Someone else paid out on the order between review and confirm: R2.2 is shown, nothing made."""
+    from webapp import clock
+    from webapp.extensions import db
+    from webapp.models import MerchantAccount
+    from webapp.services import payouts as svc
+
+    sign_in(page, live_server.url, "/login", "pay-staff")
+    page.goto(live_server.url + "/orders/6926100000000000005")
+    start_payout(page, "1")
+    db.session.rollback()
+    colleague = db.session.scalar(db.select(MerchantAccount).where(MerchantAccount.login == "pay-staff"))
+    svc.create_payout(db.session, colleague, svc.PayoutIntent("6926100000000000005", 100, "other", "", "f" * 32), clock.now())
+    page.locator("#payouts").get_by_role("button", name="确认打款").click()
+    expect(page.locator("#payout-flow")).to_contain_text("R2.2")
+    shot(page, "issue4-10-refused-at-confirm")
+    assert payouts_for("6926100000000000005") == 1

@@ -272,3 +272,40 @@ def test_r6_unattended_payout_is_final_within_30_minutes(db, make, clock, app):
     assert p.status == "failed" and p.failed_at - start <= timedelta(minutes=30)
     assert p.failure_reason == worker.GAVE_UP
     assert_money_invariants(db, w.shop.id)
+
+
+def test_r6_an_in_doubt_attempt_is_never_given_up_without_the_channels_word(db, make, clock, app):
+    """Attempt 1 reached the channel but its answer timed out; attempt 2 was refused outright.
+    At the give-up deadline the payout must not be failed blind: the channel is paying it."""
+    from webapp.channel import TransientChannelError
+
+    w = payout_world(make, db)
+    channel = app.extensions["afterdesk.channel"]
+    real_submit, real_status = channel.submit, channel.status
+    calls = {"n": 0}
+
+    def flaky_submit(payout_id, buyer_ref, amount_fen, now):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            real_submit(payout_id, buyer_ref, amount_fen, now)
+            raise TransientChannelError("timeout", delivered=True)
+        raise TransientChannelError("connection refused", delivered=False)
+
+    def down(payout_id, now):
+        raise TransientChannelError("down", delivered=False)
+
+    channel.submit, channel.status = flaky_submit, down
+    start = clock.now()
+    p = svc.create_payout(db.session, w.main, intent(w.order, 500), start).payout
+    while clock.now() - start < timedelta(minutes=29):
+        worker.run_once(clock.now())
+        clock.advance(seconds=30)
+    assert db.session.get(Payout, p.id, populate_existing=True).status != "failed"
+    assert db.session.get(FundsAccount, w.shop.id, populate_existing=True).held_fen == 500  # money still held
+    channel.status = real_status  # the channel answers again: it paid
+    for _ in range(3):
+        worker.run_once(clock.now())
+        clock.advance(seconds=5)
+    p = db.session.get(Payout, p.id, populate_existing=True)
+    assert p.status == "succeeded" and len([t for t in channel.transfers() if t["payout_id"] == p.id]) == 1
+    assert_money_invariants(db, w.shop.id)

@@ -46,8 +46,9 @@ class Payout(db.Model):
     failure_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     channel_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     attempts: Mapped[int] = mapped_column(default=0)
-    # True from the moment a submit may have reached the channel; False only while every
-    # attempt is known not to have been delivered. Decides whether giving up needs the channel's word.
+    # True once any attempt may have reached the channel (a timeout, a worker that died while
+    # submitting); never cleared. Only while it is False may the reconciler give up on a pending
+    # payout without asking the channel.
     maybe_at_channel: Mapped[bool] = mapped_column(default=False)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # due for the worker
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # a worker holds it until then

@@ -108,7 +108,7 @@ def seed_demo(now: datetime) -> SeedReport:
             kind = rng.choice(list(CaseKind))
             status = rng.choice([CaseStatus.AWAITING_MERCHANT] * 3 + [CaseStatus.REFUNDED, CaseStatus.REJECTED, CaseStatus.CLOSED])
             db.session.add(AfterSalesCase(
-                shop_id=order.shop_id, order_id=order.id, kind=kind,
+                shop_id=order.shop_id, order_id=order.id, buyer_id=order.buyer_id, kind=kind,
                 requested_fen=min(order.paid_fen, rng.choice([500, 1000, 2000, order.paid_fen])),
                 reason=rng.choice(CASE_REASONS), status=status,
                 created_at=min(order.paid_at + timedelta(hours=rng.randint(2, 72)), now),

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
+from ..db import write_transaction
 from ..extensions import db
 from ..models import InSiteMessage
 from .queries import Page, _keyset
@@ -26,12 +27,13 @@ def get(shop_id: int, message_id: int) -> InSiteMessage | None:
 
 
 def mark_read(shop_id: int, message_id: int, now: datetime) -> None:
-    db.session.execute(update(InSiteMessage).where(
-        InSiteMessage.shop_id == shop_id, InSiteMessage.id == message_id, InSiteMessage.read_at.is_(None)).values(read_at=now))
-    db.session.commit()
+    with write_transaction(db.session):
+        db.session.execute(update(InSiteMessage).where(
+            InSiteMessage.shop_id == shop_id, InSiteMessage.id == message_id, InSiteMessage.read_at.is_(None))
+            .values(read_at=now))
 
 
 def mark_all_read(shop_id: int, now: datetime) -> None:
-    db.session.execute(update(InSiteMessage).where(
-        InSiteMessage.shop_id == shop_id, InSiteMessage.read_at.is_(None)).values(read_at=now))
-    db.session.commit()
+    with write_transaction(db.session):
+        db.session.execute(update(InSiteMessage).where(
+            InSiteMessage.shop_id == shop_id, InSiteMessage.read_at.is_(None)).values(read_at=now))

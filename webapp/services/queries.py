@@ -27,7 +27,7 @@ def encode_cursor(at: datetime, pk: int) -> str:
 
 
 def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    if not cursor or not re.fullmatch(r"\d{1,20}\.\d{1,20}", cursor):
+    if not cursor or not re.fullmatch(r"\d{1,17}\.\d{1,18}", cursor):
         return None
     micros, pk = cursor.split(".")
     try:

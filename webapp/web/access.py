@@ -12,6 +12,7 @@ from ..domain.permissions import can
 
 ATTR_PUBLIC = "_afterdesk_public"
 ATTR_ACTION = "_afterdesk_action"
+ATTR_BACKGROUND = "_afterdesk_background"
 
 
 def public(view):
@@ -29,6 +30,18 @@ def requires(action: str):
         return wrapped
 
     return decorate
+
+
+def background(view):
+    """A poll the page makes by itself (live status, the bell): not a sign of the user's activity,
+    so it does not keep the session's idle timer alive."""
+    setattr(view, ATTR_BACKGROUND, True)
+    return view
+
+
+def is_background(endpoint: str | None) -> bool:
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    return bool(getattr(view, ATTR_BACKGROUND, False))
 
 
 def declared(view) -> str | None:
@@ -54,6 +67,11 @@ def guard():
         current_app.logger.error("endpoint %s has no declared permission: refused", request.endpoint)
         abort(403)
     if not current_user.is_authenticated:
+        if request.headers.get("HX-Request") == "true":
+            # htmx would swap a login page into a table row: send the whole page there instead.
+            resp = current_app.response_class(status=204)
+            resp.headers["HX-Redirect"] = url_for(login_endpoint_for(decl))
+            return resp
         nxt = request.full_path if request.method == "GET" else None
         return redirect(url_for(login_endpoint_for(decl), next=safe_next(nxt)))
     if not can(current_user.role_enum, decl):

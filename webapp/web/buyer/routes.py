@@ -14,7 +14,7 @@ from ...models import AfterSalesCase, Payout
 from ...services import queries, refunds
 from ..messages import apply_refusal_text
 from .forms import RefundForm
-from ..access import requires
+from ..access import background, requires
 from ..htmx import is_htmx, page_or_fragment
 
 bp = Blueprint("buyer", __name__, url_prefix="/my")
@@ -105,14 +105,15 @@ def _refund_context(case: AfterSalesCase) -> dict:
             "settings": refunds.settings_of(db.session, case.shop_id), "payouts": _payouts(case.order)}
 
 
-@bp.route("/refunds/<int:case_id>")
+@bp.route("/refunds/<id:case_id>")
 @requires("buyer.refunds")
 def refund(case_id: int):
     """R15: the application's status and history, the shop's refund note, payouts received."""
     return render_template("buyer/refund.html", **_refund_context(_own_case_or_404(case_id)))
 
 
-@bp.route("/refunds/<int:case_id>/status")
+@bp.route("/refunds/<id:case_id>/status")
+@background
 @requires("buyer.refunds")
 def refund_status(case_id: int):
     """The live part of the status page; stops polling (286) once the case is final."""
@@ -121,7 +122,8 @@ def refund_status(case_id: int):
     return render_template("buyer/_refund_status.html", **_refund_context(case)), (286 if final and is_htmx() else 200)
 
 
-@bp.route("/payouts/<int:payout_id>/status")
+@bp.route("/payouts/<id:payout_id>/status")
+@background
 @requires("buyer.orders.view")
 def payout_status(payout_id: int):
     """R9: whether a payout has arrived, live; polls until final (286)."""

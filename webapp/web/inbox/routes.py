@@ -5,13 +5,14 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 
 from ... import clock
 from ...services import inbox
-from ..access import current_shop_id, requires, safe_next
+from ..access import background, current_shop_id, requires, safe_next
 from ..htmx import is_htmx, page_or_fragment
 
 bp = Blueprint("inbox", __name__, url_prefix="/messages")
 
 
 @bp.route("/bell")
+@background
 @requires("messages.view")
 def bell():
     """The unread count in the top bar; refreshed by htmx on a timer and on `messages-changed`."""
@@ -25,7 +26,7 @@ def index():
     return page_or_fragment("inbox/index.html", "results", page=page, unread=inbox.unread_count(current_shop_id()))
 
 
-@bp.route("/<int:message_id>/read", methods=["POST"])
+@bp.route("/<id:message_id>/read", methods=["POST"])
 @requires("messages.view")
 def read(message_id: int):
     """Mark one message read and open what it is about."""

@@ -57,7 +57,7 @@ def cases():
     return page_or_fragment("merchant/cases.html", "results", page=page, status=status, fast=fast)
 
 
-@bp.route("/after-sales/<int:case_id>")
+@bp.route("/after-sales/<id:case_id>")
 @requires("aftersales.view")
 def case_detail(case_id: int):
     case = queries.shop_case(current_shop_id(), case_id)
@@ -69,11 +69,13 @@ def case_detail(case_id: int):
 def _case_page(case, errors: list[str] | None = None, reason: str = "", status: int = 200):
     from ..payouts.routes import flow_context
 
+    refundable = min(case.requested_fen, case.order.paid_fen - refunds.refunded_so_far(db.session, case.order_id))
     return render_template("merchant/case_detail.html", case=case, events=refunds.timeline(db.session, case.id),
+                           refundable_fen=refundable,
                            decide_errors=errors or [], reject_reason=reason, **flow_context(case.order)), status
 
 
-@bp.route("/after-sales/<int:case_id>/approve", methods=["POST"])
+@bp.route("/after-sales/<id:case_id>/approve", methods=["POST"])
 @requires("aftersales.decide")
 def approve(case_id: int):
     """Approve a refund awaiting review: refunded through the funds ledger at once."""
@@ -91,7 +93,7 @@ def approve(case_id: int):
     return redirect(url_for("merchant.case_detail", case_id=case_id), code=303)
 
 
-@bp.route("/after-sales/<int:case_id>/reject", methods=["POST"])
+@bp.route("/after-sales/<id:case_id>/reject", methods=["POST"])
 @requires("aftersales.decide")
 def reject(case_id: int):
     reason = request.form.get("reason", "")

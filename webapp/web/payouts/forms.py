@@ -2,7 +2,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import Length, ValidationError
+from wtforms.validators import Length, Regexp, ValidationError
 
 from ...domain import money
 from ...domain.payout_rules import NOTE_MAX_CHARS, REASON_LABELS
@@ -14,7 +14,8 @@ class PayoutForm(FlaskForm):
     amount = StringField(_l("Amount (yuan)"))
     reason = SelectField(_l("Reason"), choices=[])
     note = TextAreaField(_l("Note to the buyer"), validators=[Length(max=NOTE_MAX_CHARS, message=_l("At most %(max)d characters."))])
-    request_key = HiddenField()
+    # One per form, made by the server (uuid4 hex); a forged or mangled one is refused, never stored.
+    request_key = HiddenField(validators=[Regexp(r"^[0-9a-f]{32}$", message=_l("This form has expired. Check the details and confirm again."))])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

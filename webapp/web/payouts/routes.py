@@ -28,7 +28,7 @@ from ...services import payouts as svc
 from ...services import queries
 from ...services import staff as staff_svc
 from ..params import date_arg, int_arg
-from ..access import current_shop_id, requires
+from ..access import background, current_shop_id, requires
 from ..htmx import is_htmx
 from ..messages import failure_text, refusal_text
 from . import charts
@@ -88,7 +88,8 @@ def _page_extras(mode: str) -> dict:
 def render_flow(order, status: int = 200, **kw):
     ctx = flow_context(order, **kw)
     if is_htmx():
-        return render_template("payouts/_flow.html", **ctx), status
+        fragment = "payouts/_section.html" if ctx["mode"] == "section" else "payouts/_flow.html"
+        return render_template(fragment, **ctx), status
     mode = ctx["mode"]
     return render_template(PAGE_TEMPLATES[mode], **ctx, **_page_extras(mode)), status
 
@@ -108,9 +109,9 @@ def _find(mode: str, template: str):
     q = queries.normalize_order_no(request.args.get("order"))
     order = queries.shop_order(current_shop_id(), q) if q else None
     done = None
-    if order is not None and request.args.get("done", "").isdigit():
-        done = db.session.scalar(select(Payout).where(Payout.id == int(request.args["done"]),
-                                                      Payout.order_id == order.id))
+    done_id = int_arg("done")
+    if order is not None and done_id:
+        done = db.session.scalar(select(Payout).where(Payout.id == done_id, Payout.order_id == order.id))
     ctx = flow_context(order, mode=mode, done=done, step="done" if done else "amount") if order else {"mode": mode}
     ctx.update(q=q, not_found=bool(q) and order is None)
     if is_htmx():
@@ -188,7 +189,10 @@ def create(order_no: str):
     mode = _mode(request.form.get("mode"))
     form = PayoutForm()
     if not form.validate_on_submit() or not form.request_key.data:
-        return render_flow(order, 422, mode=mode, form=form)
+        errors = list(form.request_key.errors)
+        if errors:  # a mangled key: a fresh form, nothing created
+            form.request_key.data = uuid.uuid4().hex
+        return render_flow(order, 422, mode=mode, form=form, errors=errors)
     intent = svc.PayoutIntent(order_no, form.fen, form.reason.data, (form.note.data or "").strip(), form.request_key.data)
     try:
         created = svc.create_payout(db.session, current_user, intent, clock.now(), ip=request.remote_addr)
@@ -212,7 +216,8 @@ def create(order_no: str):
 
 # --- live status (R6) ----------------------------------------------------------------------
 
-@bp.route("/payouts/<int:payout_id>/status")
+@bp.route("/payouts/<id:payout_id>/status")
+@background
 @requires("payouts.view")
 def status(payout_id: int):
     """The status row polls this every 2 s while not final; 286 tells htmx to stop. When a payout
@@ -233,6 +238,7 @@ def status(payout_id: int):
 
 
 @bp.route("/orders/<order_no>/payouts/summary")
+@background
 @requires("payouts.view")
 def summary(order_no: str):
     """The order's payout tallies (refreshed when one of its payouts settles)."""
@@ -241,7 +247,7 @@ def summary(order_no: str):
     return render_template("payouts/_summary.html", order=order, elig=elig, mode=request.args.get("mode", "page"))
 
 
-@bp.route("/payouts/<int:payout_id>/continue", methods=["POST"])
+@bp.route("/payouts/<id:payout_id>/continue", methods=["POST"])
 @requires("payouts.create")
 def continue_(payout_id: int):
     """继续打款 (R6): a pending payout goes to the front of the queue; never pays twice."""
@@ -300,9 +306,9 @@ def export_csv():
         for p in reports.export_rows(shop_id, f):
             finished = p.succeeded_at or p.failed_at
             writer.writerow([
-                p.id, p.order.order_no, p.order.buyer.display_name, money.fen_to_input(p.amount_fen),
-                _(REASON_LABELS.get(p.reason_code, p.reason_code)), _csv_safe(p.note), p.started_by.display_name,
-                _local(p.created_at), _(PAYOUT_STATUS_LABELS[p.status]), failure_text(p.failure_reason),
+                p.id, p.order.order_no, _csv_safe(p.order.buyer.display_name), money.fen_to_input(p.amount_fen),
+                _(REASON_LABELS.get(p.reason_code, p.reason_code)), _csv_safe(p.note), _csv_safe(p.started_by.display_name),
+                _local(p.created_at), _(PAYOUT_STATUS_LABELS[p.status]), _csv_safe(failure_text(p.failure_reason)),
                 _local(finished) if finished else "",
             ])
             yield buf.getvalue()

@@ -14,7 +14,7 @@ from ...services import activity as activity_svc
 from ...services import payout_reports as reports
 from ...services import staff as svc
 from ..params import date_arg, int_arg
-from ..access import current_shop_id, requires
+from ..access import background, current_shop_id, requires
 from ..htmx import is_htmx, page_or_fragment
 from .forms import PasswordResetForm, QuotaForm, StaffCreateForm
 
@@ -70,7 +70,7 @@ def _quota_form_for(row: svc.StaffRow) -> QuotaForm:
     return form
 
 
-@bp.route("/staff/<int:account_id>/row")
+@bp.route("/staff/<id:account_id>/row")
 @requires("staff.manage")
 def row(account_id: int):
     """One row in view mode (also: Cancel from editing)."""
@@ -80,7 +80,7 @@ def row(account_id: int):
     return render_template("staff/_row.html", r=r)
 
 
-@bp.route("/staff/<int:account_id>/quota/edit")
+@bp.route("/staff/<id:account_id>/quota/edit")
 @requires("staff.manage")
 def edit_quota(account_id: int):
     """Inline editing: the row turns into a form in place (the full page without JavaScript)."""
@@ -103,7 +103,7 @@ def _parse_limit(form, field) -> int | None:
         return None
 
 
-@bp.route("/staff/<int:account_id>/quota", methods=["POST"])
+@bp.route("/staff/<id:account_id>/quota", methods=["POST"])
 @requires("staff.manage")
 def save_quota(account_id: int):
     r = _row_or_404(account_id)
@@ -133,7 +133,7 @@ def save_quota(account_id: int):
     return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"), code=303)
 
 
-@bp.route("/staff/<int:account_id>/active", methods=["POST"])
+@bp.route("/staff/<id:account_id>/active", methods=["POST"])
 @requires("staff.manage")
 def set_active(account_id: int):
     r = _row_or_404(account_id)
@@ -150,7 +150,7 @@ def set_active(account_id: int):
     return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"), code=303)
 
 
-@bp.route("/staff/<int:account_id>/password", methods=["GET", "POST"])
+@bp.route("/staff/<id:account_id>/password", methods=["GET", "POST"])
 @requires("staff.manage")
 def reset_password(account_id: int):
     r = _row_or_404(account_id)
@@ -185,6 +185,7 @@ def activity():
 
 
 @bp.route("/quota/mine")
+@background
 @requires("quota.own")
 def my_quota():
     """A staff member's own quota and today's use, live."""
