@@ -137,6 +137,17 @@ class Factory:
         kw.setdefault("status", "paid")
         return self._save(Order(shop_id=shop.id, buyer_id=buyer.id, **kw))
 
+    def quota(self, account, per_payout_fen, daily_fen, enabled=True):
+        from webapp.models import PayoutQuota
+
+        return self._save(PayoutQuota(account_id=account.id, shop_id=account.shop_id, enabled=enabled,
+                                      per_payout_fen=per_payout_fen, daily_fen=daily_fen, updated_at=self.now))
+
+    def funds(self, shop, fen):
+        from webapp.services import ledger
+
+        return ledger.topup(self.db.session, shop.id, fen, self.now)
+
     def case(self, order, **kw):
         from webapp.models import AfterSalesCase
 
@@ -181,9 +192,6 @@ def page_token(client, path: str = "/") -> str:
 
 def payout_world(make, db, *, paid_fen=10_000, funds_fen=1_000_000, quota=(5_000, 20_000), cap_fen=None):
     """A shop with funds, a main and a staff account (with quota), a buyer and an order."""
-    from webapp.models import PayoutQuota
-    from webapp.services import ledger
-
     class W:
         pass
 
@@ -194,11 +202,9 @@ def payout_world(make, db, *, paid_fen=10_000, funds_fen=1_000_000, quota=(5_000
     w.buyer = make.buyer()
     w.order = make.order(w.shop, w.buyer, paid_fen=paid_fen)
     if quota:
-        db.session.add(PayoutQuota(account_id=w.staff.id, shop_id=w.shop.id, enabled=True, per_payout_fen=quota[0],
-                                   daily_fen=quota[1], updated_at=make.now))
-        db.session.commit()
+        make.quota(w.staff, *quota)
     if funds_fen:
-        ledger.topup(db.session, w.shop.id, funds_fen, make.now)
+        make.funds(w.shop, funds_fen)
     return w
 
 

@@ -1,8 +1,6 @@
 """AfterDesk: after-sales money (small payouts, fast refunds) for shop merchants."""
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Flask, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import get_locale
@@ -10,7 +8,7 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError, generate_csrf
 
 from . import clock as clock_mod
-from .config import Config
+from .config import ROOT, Config
 from .db import configure_engine
 from .domain import calendar, money, states
 from .domain.permissions import ROLE_LABELS
@@ -23,7 +21,7 @@ def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
     app.extensions["afterdesk.clock"] = clock or clock_mod.SystemClock()
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(__import__("pathlib").Path(__file__).resolve().parent.parent / "migrations"))
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)

@@ -28,6 +28,7 @@ from .domain.states import PayoutStatus
 from .extensions import db
 from .models import Payout
 from .services import payouts as svc
+from .services.rows import lock
 
 log = logging.getLogger("afterdesk.worker")
 
@@ -70,8 +71,7 @@ def _backoff(attempts: int) -> timedelta:
 def _back_to_queue(payout_id: int, now: datetime, *, delivered: bool = True) -> None:
     session = db.session
     with write_transaction(session):
-        p = session.scalars(select(Payout).where(Payout.id == payout_id).with_for_update()
-                            .execution_options(populate_existing=True)).one()
+        p = lock(session, Payout, Payout.id == payout_id)
         if p.status == PayoutStatus.PROCESSING and p.channel_ref is None:
             p.status = PayoutStatus.PENDING
             p.next_attempt_at = now + _backoff(p.attempts)
@@ -85,8 +85,7 @@ def _back_to_queue(payout_id: int, now: datetime, *, delivered: bool = True) -> 
 def _accepted(payout_id: int, reference: str | None, now: datetime) -> None:
     session = db.session
     with write_transaction(session):
-        p = session.scalars(select(Payout).where(Payout.id == payout_id).with_for_update()
-                            .execution_options(populate_existing=True)).one()
+        p = lock(session, Payout, Payout.id == payout_id)
         if p.status == PayoutStatus.PENDING:  # the channel is paying one we still had queued: adopt it
             p.status = PayoutStatus.PROCESSING
             p.processing_at = p.processing_at or now

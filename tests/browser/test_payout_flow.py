@@ -12,17 +12,11 @@ from tests.browser.test_foundation_flows import sign_in
 
 @pytest.fixture(scope="module")
 def pay_world(make_live):
-    from webapp.extensions import db
-    from webapp.models import PayoutQuota
-    from webapp.services import ledger
-
     m = make_live
     shop = m.shop(name="星河数码旗舰店")
     staff = m.account(shop, role="staff", login="pay-staff", display_name="客服小李")
-    db.session.add(PayoutQuota(account_id=staff.id, shop_id=shop.id, enabled=True, per_payout_fen=5_000,
-                               daily_fen=20_000, updated_at=m.now))
-    db.session.commit()
-    ledger.topup(db.session, shop.id, 1_000_000, m.now)
+    m.quota(staff, 5_000, 20_000)
+    m.funds(shop, 1_000_000)
     buyer = m.buyer(login="pay-buyer", display_name="张三")
     frozen = m.buyer(login="frozen-buyer", display_name="赵六")
     orders = {

@@ -17,17 +17,11 @@ pytestmark = pytest.mark.parametrize(
 
 @pytest.fixture(scope="module")
 def screens_world(make_live):
-    from webapp.extensions import db
-    from webapp.models import PayoutQuota
-    from webapp.services import ledger
-
     m = make_live
     shop = m.shop(name="星河数码旗舰店")
     staff = m.account(shop, role="staff", login="ws-staff", display_name="客服小王")
-    db.session.add(PayoutQuota(account_id=staff.id, shop_id=shop.id, enabled=True, per_payout_fen=5_000,
-                               daily_fen=20_000, updated_at=m.now))
-    db.session.commit()
-    ledger.topup(db.session, shop.id, 1_000_000, m.now)
+    m.quota(staff, 5_000, 20_000)
+    m.funds(shop, 1_000_000)
     buyer = m.buyer(login="ws-buyer", display_name="王五")
     frozen = m.buyer(login="frozen-buyer", display_name="赵六")
     o1 = m.order(shop, buyer, order_no="6926200000000000001", item_summary="蓝牙耳机", paid_fen=49_900,

@@ -11,14 +11,11 @@ from tests.browser.test_foundation_flows import sign_in
 
 @pytest.fixture(scope="module")
 def refund_world(make_live):
-    from webapp.extensions import db
-    from webapp.services import ledger
-
     m = make_live
     shop = m.shop(name="星河数码旗舰店")
     m.account(shop, role="main", login="rf-boss", display_name="店主")
     m.account(shop, role="staff", login="rf-staff", display_name="客服小李")
-    ledger.topup(db.session, shop.id, 1_000_000, m.now)
+    m.funds(shop, 1_000_000)
     buyer = m.buyer(login="rf-buyer", display_name="张三")
     m.order(shop, buyer, order_no="6926400000000000001", item_summary="蓝牙耳机 降噪版", paid_fen=49_900, paid_at=m.now - timedelta(days=2))
     m.order(shop, buyer, order_no="6926400000000000002", item_summary="空气炸锅 5L", paid_fen=39_900, paid_at=m.now - timedelta(days=3))

@@ -10,13 +10,10 @@ from tests.browser.test_foundation_flows import sign_in
 
 @pytest.fixture(scope="module")
 def staff_world(make_live):
-    from webapp.extensions import db
-    from webapp.services import ledger
-
     m = make_live
     shop = m.shop(name="星河数码旗舰店")
     m.account(shop, role="main", login="boss", display_name="店主")
-    ledger.topup(db.session, shop.id, 1_000_000, m.now)
+    m.funds(shop, 1_000_000)
     buyer = m.buyer(login="sf-buyer", display_name="张三")
     m.order(shop, buyer, order_no="6926300000000000001", item_summary="机械键盘", paid_fen=29_900, paid_at=m.now - timedelta(days=1))
     m.order(shop, buyer, order_no="6926300000000000002", item_summary="鼠标", paid_fen=29_900, paid_at=m.now - timedelta(days=1))

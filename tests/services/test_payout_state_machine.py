@@ -291,7 +291,7 @@ class PayoutMachine(RuleBasedStateMachine):
 
     def money_is_where_each_status_says(self, rows):
         moves: dict[int, list[str]] = {}
-        for payout_id, movement, amount in self.session.execute(
+        for payout_id, movement, _amount in self.session.execute(
             select(LedgerEntry.payout_id, LedgerEntry.movement, LedgerEntry.amount_fen).where(LedgerEntry.payout_id.is_not(None))
         ):
             moves.setdefault(payout_id, []).append(movement)

@@ -1,6 +1,4 @@
 """Sign-in, sessions, CSRF, throttling and security headers (DESIGN.md Security)."""
-from datetime import timedelta
-
 import pytest
 
 from tests.support import PASSWORD, csrf_from, login, page_token

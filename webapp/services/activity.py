@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ..domain.calendar import day_bounds
 from ..models import AuditEvent
-from .queries import Page, _keyset
+from .queries import Page, keyset
 
 ACTIONS = (
     "payout.create", "payout.continue", "payout.succeeded", "payout.failed", "funds.topup",
@@ -39,4 +39,4 @@ def events(shop_id: int, f: ActivityFilter, cursor: str | None = None, limit: in
         stmt = stmt.where(AuditEvent.created_at >= day_bounds(f.date_from)[0])
     if f.date_to:
         stmt = stmt.where(AuditEvent.created_at < day_bounds(f.date_to)[1])
-    return _keyset(stmt, AuditEvent.created_at, AuditEvent.id, cursor, limit, lambda e: (e.created_at, e.id))
+    return keyset(stmt, AuditEvent.created_at, AuditEvent.id, cursor, limit)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from ..db import write_transaction
 from ..extensions import db
 from ..models import InSiteMessage
-from .queries import Page, _keyset
+from .queries import Page, keyset
 
 
 def unread_count(shop_id: int) -> int:
@@ -19,7 +19,7 @@ def unread_count(shop_id: int) -> int:
 
 def messages(shop_id: int, cursor: str | None = None, limit: int = 25) -> Page[InSiteMessage]:
     stmt = select(InSiteMessage).where(InSiteMessage.shop_id == shop_id)
-    return _keyset(stmt, InSiteMessage.created_at, InSiteMessage.id, cursor, limit, lambda m: (m.created_at, m.id))
+    return keyset(stmt, InSiteMessage.created_at, InSiteMessage.id, cursor, limit)
 
 
 def get(shop_id: int, message_id: int) -> InSiteMessage | None:

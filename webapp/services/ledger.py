@@ -105,3 +105,11 @@ def derived_balances(session: Session, shop_id: int) -> Balances:
 
 def funds_of(session: Session, shop_id: int) -> FundsAccount | None:
     return session.get(FundsAccount, shop_id)
+
+
+def entries(session: Session, shop_id: int, cursor: str | None = None, limit: int = 25):
+    """The shop's ledger movements, newest first (keyset pages)."""
+    from .queries import keyset
+
+    return keyset(select(LedgerEntry).where(LedgerEntry.shop_id == shop_id), LedgerEntry.created_at, LedgerEntry.id,
+                  cursor, limit)

@@ -11,7 +11,7 @@ from ..domain.calendar import day_bounds, shop_day
 from ..domain.states import PayoutStatus
 from ..extensions import db
 from ..models import AccountDayUsage, MerchantAccount, Order, Payout, PayoutQuota, Shop, ShopDayUsage
-from .queries import Page, _keyset, normalize_order_no
+from .queries import Page, keyset, normalize_order_no
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def _filtered(shop_id: int, f: RecordFilter) -> Select:
 
 
 def records(shop_id: int, f: RecordFilter, cursor: str | None = None, limit: int = 25) -> Page[Payout]:
-    return _keyset(_filtered(shop_id, f), Payout.created_at, Payout.id, cursor, limit, lambda p: (p.created_at, p.id))
+    return keyset(_filtered(shop_id, f), Payout.created_at, Payout.id, cursor, limit)
 
 
 def totals(shop_id: int, f: RecordFilter) -> dict[str, tuple[int, int]]:

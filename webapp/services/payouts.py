@@ -87,11 +87,7 @@ def _order_tally(session: Session, order_id: int) -> tuple[int, int, datetime | 
     committed = sum(int(r[2]) for r in rows if r[0] in PAYOUT_COMMITTED)
     count = sum(int(r[1]) for r in rows if r[0] in PAYOUT_COMMITTED)
     lasts = [r[3] for r in rows if r[3] is not None]
-    last = max(lasts) if lasts else None
-    if last is not None and last.tzinfo is None:  # aggregate results bypass the column type
-        from datetime import timezone
-
-        last = last.replace(tzinfo=timezone.utc)
+    last = max(lasts) if lasts else None  # max() keeps the column's type: an aware UTC datetime
     return committed, count, last, {r[0]: int(r[2]) for r in rows}
 
 

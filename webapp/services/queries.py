@@ -37,7 +37,8 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
     return at, int(pk)
 
 
-def _keyset(stmt: Select, time_col, id_col, cursor: str | None, limit: int, key) -> Page:
+def keyset(stmt: Select, time_col, id_col, cursor: str | None, limit: int) -> Page:
+    """Newest first by (time, id), `limit` rows after the cursor; no OFFSET."""
     after = decode_cursor(cursor)
     if after is not None:
         at, pk = after
@@ -47,7 +48,7 @@ def _keyset(stmt: Select, time_col, id_col, cursor: str | None, limit: int, key)
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor(*key(last))
+        next_cursor = encode_cursor(getattr(last, time_col.key), getattr(last, id_col.key))
     return Page(rows, next_cursor)
 
 
@@ -63,7 +64,7 @@ def shop_orders(shop_id: int, *, q: str = "", status: str = "", cursor: str | No
         stmt = stmt.where(Order.order_no.startswith(q, autoescape=True))
     if status:
         stmt = stmt.where(Order.status == status)
-    return _keyset(stmt, Order.paid_at, Order.id, cursor, limit, lambda o: (o.paid_at, o.id))
+    return keyset(stmt, Order.paid_at, Order.id, cursor, limit)
 
 
 def shop_order(shop_id: int, order_no: str) -> Order | None:
@@ -72,7 +73,7 @@ def shop_order(shop_id: int, order_no: str) -> Order | None:
 
 def buyer_orders(buyer_id: int, *, cursor: str | None = None, limit: int = 25) -> Page[Order]:
     stmt = select(Order).where(Order.buyer_id == buyer_id)
-    return _keyset(stmt, Order.paid_at, Order.id, cursor, limit, lambda o: (o.paid_at, o.id))
+    return keyset(stmt, Order.paid_at, Order.id, cursor, limit)
 
 
 def buyer_order(buyer_id: int, order_no: str) -> Order | None:
@@ -86,9 +87,7 @@ def shop_cases(shop_id: int, *, status: str = "", fast: bool = False, cursor: st
         stmt = stmt.where(AfterSalesCase.status == status)
     if fast:
         stmt = stmt.where(AfterSalesCase.fast.is_(True))
-    return _keyset(
-        stmt, AfterSalesCase.created_at, AfterSalesCase.id, cursor, limit, lambda c: (c.created_at, c.id)
-    )
+    return keyset(stmt, AfterSalesCase.created_at, AfterSalesCase.id, cursor, limit)
 
 
 def shop_case(shop_id: int, case_id: int) -> AfterSalesCase | None:

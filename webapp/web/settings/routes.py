@@ -5,15 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from ... import clock
 from ...domain import N_, refund_rules
 from ...extensions import db
-from ...models import LedgerEntry, MerchantAccount, Shop
+from ...models import MerchantAccount, Shop
 from ...services import ledger
 from ...services import refunds as svc
-from ...services.queries import _keyset
 from ..access import current_shop_id, requires
 from ..htmx import page_or_fragment
 
@@ -93,6 +91,5 @@ def funds():
     """The funds account (货款账户): balances, arrears (欠款) and the latest movements."""
     shop_id = current_shop_id()
     account = ledger.funds_of(db.session, shop_id)
-    page = _keyset(select(LedgerEntry).where(LedgerEntry.shop_id == shop_id), LedgerEntry.created_at, LedgerEntry.id,
-                   request.args.get("cursor"), current_app.config["ORDERS_PAGE_SIZE"], lambda e: (e.created_at, e.id))
+    page = ledger.entries(db.session, shop_id, request.args.get("cursor"), current_app.config["ORDERS_PAGE_SIZE"])
     return page_or_fragment("funds/index.html", "results", account=account, page=page)
