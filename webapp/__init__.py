@@ -1,11 +1,16 @@
 """AfterDesk: after-sales money (small payouts, fast refunds) for shop merchants."""
 from __future__ import annotations
 
+import os
+
+import click
 from flask import Flask, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import get_locale
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError, generate_csrf
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from . import clock as clock_mod
 from .config import ROOT, Config
@@ -31,20 +36,20 @@ def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
 
-    from .channel import simulated
+    from .config import check_channel_timing
 
-    app.extensions["afterdesk.channel"] = channel or simulated.from_config(app)
-    if app.config["WORKER_MODE"] == "thread":
-        _start_worker_with_first_request(app)
+    check_channel_timing(app.config)
+    app.extensions["afterdesk.channel"] = channel or _channel_from_config(app)
 
     from . import models  # noqa: F401  (register the tables)
     from .web.params import IdConverter, page_args
 
     app.url_map.converters["id"] = IdConverter
     app.jinja_env.globals["page_args"] = page_args
-    from .web import auth, buyer, core, inbox, merchant, payouts, settings, staff
+    from .web import auth, buyer, channel_notify, core, inbox, merchant, payouts, settings, staff
 
-    for bp in (core.bp, auth.bp, merchant.bp, buyer.bp, payouts.bp, inbox.bp, staff.bp, settings.bp):
+    for bp in (core.bp, auth.bp, merchant.bp, buyer.bp, payouts.bp, inbox.bp, staff.bp, settings.bp,
+               channel_notify.bp):
         app.register_blueprint(bp)
 
     from .web.access import guard
@@ -58,17 +63,39 @@ def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
     from .cli import register_cli
 
     register_cli(app)
+    if app.config["WORKER_MODE"] == "thread" and serving():
+        from . import worker
+
+        worker.start_thread(app)
     return app
 
 
-def _start_worker_with_first_request(app: Flask) -> None:
-    """Embedded default: the serving process runs one worker thread, started by its first
-    request (so CLI commands like `flask db upgrade` never start one)."""
-    from . import worker
+def serving(ctx: click.Context | None = None) -> bool:
+    """Is this app created to serve requests? Yes when imported by a WSGI server (no click
+    command is running) or by `flask run` (in its serving process, not the reloader's watcher);
+    no for every other CLI command (`flask db upgrade`, `flask shell`, `flask worker`...)."""
+    ctx = ctx if ctx is not None else click.get_current_context(silent=True)
+    if ctx is None:
+        return True
+    if ctx.command.name != "run":
+        return False
+    reload = ctx.params.get("reload")
+    if reload is None:
+        from flask.helpers import get_debug_flag
 
-    @app.before_request
-    def _ensure_worker():
-        worker.start_thread(app)
+        reload = get_debug_flag()
+    return not reload or os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+
+
+def _channel_from_config(app: Flask):
+    """The HTTP channel when CHANNEL_URL is set, else the embedded simulated one."""
+    if app.config["CHANNEL_URL"]:
+        from .channel import http
+
+        return http.from_config(app)
+    from .channel import simulated
+
+    return simulated.from_config(app)
 
 
 def _select_locale() -> str:
@@ -232,7 +259,49 @@ def _init_errors(app: Flask) -> None:
             return render_template(template, form=form), 429
         return page(429, _("Too many requests"), _("Slow down and try again in a few minutes."))
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeoutError)
+    def _database_down(e):
+        return _unavailable(e)
+
     @app.errorhandler(500)
-    def _500(_e):
+    def _500(e):
+        if database_unavailable(getattr(e, "original_exception", None)):  # e.g. raised by an error page
+            return _unavailable(e.original_exception)
         db.session.rollback()  # the page below reads the database; a failed transaction must not stop it
         return page(500, _("Something went wrong"), _("Nothing was changed. Try again; if it keeps happening, tell support."))
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """A lost, refused or exhausted database connection (not a bug in a query)."""
+    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeoutError)) or bool(
+        getattr(exc, "connection_invalidated", False))
+
+
+def _unavailable(exc: BaseException):
+    """503 in the user's language, rendered without the database: a standalone template, the
+    locale from the session, no context processors (Flask-Login's would load the user)."""
+    from flask import current_app
+    from markupsafe import Markup
+
+    from .web.htmx import is_htmx
+
+    current_app.logger.warning("database unavailable: %s", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
+    for end in (db.session.rollback, db.session.remove):
+        try:
+            end()
+        except Exception:  # noqa: BLE001 - the connection is gone; the pool replaces it later
+            pass
+    if is_htmx():
+        body = Markup('<p class="error" role="alert">%s</p>') % _("Temporarily unavailable. Nothing was changed; try again shortly.")
+    else:
+        locale = get_locale()
+        body = current_app.jinja_env.get_template("errors_unavailable.html").render(
+            current_locale="zh_CN" if locale and locale.language == "zh" else "en",
+            retry_url=request.full_path.rstrip("?") if request.method == "GET" else url_for("core.index"),
+        )
+    return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}

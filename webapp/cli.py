@@ -22,13 +22,18 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("worker")
     @click.option("--once", is_flag=True, help="Run one round and exit.")
-    def worker_command(once: bool):
+    @click.option("--metrics-port", type=int, default=None,
+                  help="Serve this process's Prometheus metrics on 127.0.0.1:PORT.")
+    def worker_command(once: bool, metrics_port: int | None):
         """Process payouts: claim, submit to the channel, poll, reconcile. Run any number."""
         import signal
         import threading
 
-        from . import worker
+        from . import metrics, worker
 
+        if metrics_port:
+            metrics.serve(app, metrics_port)
+            click.echo(f"metrics on http://127.0.0.1:{metrics_port}/metrics")
         if once:
             click.echo(f"touched {worker.run_once(clock.now())} payouts")
             return

@@ -52,6 +52,16 @@ def _database_url() -> str:
 class Config:
     PRODUCTION = False
     SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    @property
+    def SQLALCHEMY_ENGINE_OPTIONS(self) -> dict:  # noqa: N802 - read by Flask-SQLAlchemy by this name
+        """A pooled connection is checked before use (a restarted database costs no request), and
+        a PostgreSQL that does not answer fails the request within seconds (503), not minutes."""
+        options = {"pool_pre_ping": True}
+        if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+            options["connect_args"] = {"connect_timeout": 5}
+        return options
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
@@ -81,6 +91,20 @@ class Config:
     WORKER_INTERVAL_SECONDS = 1.0
     # "thread": the dev server runs a worker thread (embedded default); "off": run `flask worker`.
     WORKER_MODE = "thread"
+    READYZ_HEARTBEAT_MAX_AGE_SECONDS = 30  # /readyz: some worker must have beaten this recently
+    METRICS_TOKEN = ""  # /metrics also answers `Authorization: Bearer <token>` (else loopback only)
+
+    # The payment channel. Without CHANNEL_URL the embedded simulated channel below is used;
+    # with it, the HTTP channel (protocol in webapp/channel/protocol.py), e.g. `python -m channelsim`.
+    CHANNEL_URL = ""
+    CHANNEL_SECRET = ""
+    CHANNEL_NOTIFY_URL = ""  # where the channel posts signed notifications: <app base URL>/channel/notify
+    CHANNEL_CONNECT_TIMEOUT = 2.0
+    CHANNEL_READ_TIMEOUT = 5.0  # every channel call ends within connect + read timeout ...
+    CHANNEL_REQUEST_TTL_SECONDS = 20  # ... each request is refused by the channel after this ...
+    # (the claim lease, PAYOUT_CLAIM_LEASE_SECONDS, is longer still: see check_channel_timing)
+    CHANNEL_CLOCK_SKEW_SECONDS = 5  # allowance between our clock and the channel's
+    NOTIFY_TOLERANCE_SECONDS = 300  # notifications signed longer ago (or ahead) are refused
 
     # The embedded simulated payment channel.
     SIM_CHANNEL_SETTLE_SECONDS = 3
@@ -94,15 +118,37 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = _database_url()
         self.RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
         self.EMBED_FRAME_ANCESTORS = os.environ.get("EMBED_FRAME_ANCESTORS", self.EMBED_FRAME_ANCESTORS)
+        self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+        self.READYZ_HEARTBEAT_MAX_AGE_SECONDS = float(os.environ.get("READYZ_HEARTBEAT_MAX_AGE_SECONDS", 30))
         env = os.environ.get
         self.WORKER_MODE = env("AFTERDESK_WORKER", self.WORKER_MODE)
         self.SIM_CHANNEL_SETTLE_SECONDS = float(env("SIM_CHANNEL_SETTLE_SECONDS", self.SIM_CHANNEL_SETTLE_SECONDS))
         self.SIM_CHANNEL_TRANSIENT_RATE = float(env("SIM_CHANNEL_TRANSIENT_RATE", self.SIM_CHANNEL_TRANSIENT_RATE))
         self.SIM_CHANNEL_FROZEN_BUYERS = env("SIM_CHANNEL_FROZEN_BUYERS", self.SIM_CHANNEL_FROZEN_BUYERS)
         self.SIM_CHANNEL_OUTAGE = env("SIM_CHANNEL_OUTAGE", "") in {"1", "true", "on", "yes"}
+        self.CHANNEL_URL = env("CHANNEL_URL", "")
+        self.CHANNEL_SECRET = env("CHANNEL_SECRET", "")
+        self.CHANNEL_NOTIFY_URL = env("CHANNEL_NOTIFY_URL", "")
+        for key in ("CHANNEL_CONNECT_TIMEOUT", "CHANNEL_READ_TIMEOUT", "CHANNEL_REQUEST_TTL_SECONDS",
+                    "PAYOUT_CLAIM_LEASE_SECONDS", "PAYOUT_GIVE_UP_MINUTES"):
+            if env(key):
+                setattr(self, key, float(env(key)))
+        if self.CHANNEL_URL and not self.CHANNEL_SECRET:
+            raise ConfigError("CHANNEL_URL is set but CHANNEL_SECRET is not: the channel's requests and "
+                              "notifications are signed with it.")
         if self.PRODUCTION:
             self.SESSION_COOKIE_SECURE = True
             self.SESSION_COOKIE_NAME = "__Host-afterdesk"
+
+
+def check_channel_timing(cfg) -> None:
+    """Fencing needs: a call ends (connect + read timeout) before its request expires at the
+    channel (TTL), and the request expires before the worker's claim lease runs out."""
+    call = float(cfg["CHANNEL_CONNECT_TIMEOUT"]) + float(cfg["CHANNEL_READ_TIMEOUT"])
+    ttl, lease = float(cfg["CHANNEL_REQUEST_TTL_SECONDS"]), float(cfg["PAYOUT_CLAIM_LEASE_SECONDS"])
+    if not call < ttl < lease:
+        raise ConfigError(f"channel timing must satisfy connect + read timeout ({call:g} s) < "
+                          f"CHANNEL_REQUEST_TTL_SECONDS ({ttl:g} s) < PAYOUT_CLAIM_LEASE_SECONDS ({lease:g} s)")
 
 
 class TestConfig(Config):

@@ -2,149 +2,115 @@
 
 One step (`run_once`) does three things:
   1. claim due pending payouts (PostgreSQL: FOR UPDATE SKIP LOCKED, so any number of workers
-     share the queue) and mark them processing with a lease, in a short transaction;
-  2. outside any transaction, submit each to the channel with the payout id as idempotency key
-     and record the answer (accepted: remember the reference and poll; rejected: failed, money
-     released; transient error: back to pending with a backoff);
-  3. poll accepted payouts and settle them; reconcile the stale ones: a payout whose worker
-     died mid-way is settled by asking the channel about its id, and a payout the channel never
-     accepted is failed (money released) once PAYOUT_GIVE_UP_MINUTES have passed, so every
-     payout is final within 30 minutes.
-A crash anywhere leaves either a pending payout (re-submitted with the same id: the channel
-pays it at most once) or a processing one that the reconciler settles from the channel's record.
+     share the queue): each claim carries a token (the attempt number);
+  2. for each claim, outside any transaction: pass the fence (the claim is still ours; the
+     payout is marked as possibly at the channel until the request's deadline), then submit
+     with the payout id as idempotency key and that deadline, within a timeout well below the
+     lease, and record the answer;
+  3. poll accepted payouts, and reconcile stale ones from the channel's word: a dead worker's
+     claim is requeued, and a payout past the give-up deadline is failed (money released) only
+     when no request for it can still reach the channel (services.payouts.give_up).
+The worker orchestrates; every status change is made by services.payouts (one function, the
+transition table). A crash anywhere leaves a state the next round heals.
 """
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
 from sqlalchemy import and_, or_, select
 
-from .channel import TransferState, TransientChannelError
+from . import metrics
 from .db import write_transaction
-from .domain.states import PayoutStatus
+from .channel import TransferState, TransientChannelError
 from .extensions import db
-from .models import Payout
+from .models import Payout, WorkerHeartbeat
 from .services import payouts as svc
-from .services.rows import lock
+from .domain.states import PayoutStatus
+from .services.payouts import GAVE_UP, Claim  # noqa: F401  (GAVE_UP: the failure reason shown)
+from .services.rows import ensure_row, lock
 
 log = logging.getLogger("afterdesk.worker")
-
-GAVE_UP = "channel_did_not_accept_in_time"
 
 
 def channel():
     return current_app.extensions["afterdesk.channel"]
 
 
-def _cfg(name: str):
-    return current_app.config[name]
+def _seconds(name: str) -> timedelta:
+    return timedelta(seconds=current_app.config[name])
 
 
-def claim_due(now: datetime, limit: int = 20) -> list[int]:
-    """Pending payouts that are due become processing, leased to this worker."""
-    session = db.session
-    with write_transaction(session):
-        stmt = (
-            select(Payout).where(Payout.status == PayoutStatus.PENDING, Payout.next_attempt_at <= now)
-            .order_by(Payout.next_attempt_at, Payout.id).limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        claimed = session.scalars(stmt).all()
-        for p in claimed:
-            p.status = PayoutStatus.PROCESSING
-            p.processing_at = p.processing_at or now
-            p.attempts += 1
-            p.lease_until = now + timedelta(seconds=_cfg("PAYOUT_CLAIM_LEASE_SECONDS"))
-            p.next_attempt_at = None
-            p.updated_at = now
-        ids = [p.id for p in claimed]
-    return ids
+def _give_up_before(now: datetime) -> datetime:
+    return now - timedelta(minutes=current_app.config["PAYOUT_GIVE_UP_MINUTES"])
 
 
-def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(60, 2 ** max(0, attempts - 1)))
-
-
-def _back_to_queue(payout_id: int, now: datetime, *, delivered: bool = True) -> None:
-    session = db.session
-    with write_transaction(session):
-        p = lock(session, Payout, Payout.id == payout_id)
-        if p.status == PayoutStatus.PROCESSING and p.channel_ref is None:
-            p.status = PayoutStatus.PENDING
-            p.next_attempt_at = now + _backoff(p.attempts)
-            p.lease_until = None
-            p.updated_at = now
-            if delivered:
-                # Sticky: once any attempt may have reached the channel, giving up needs its word.
-                p.maybe_at_channel = True
+def claim_due(now: datetime, limit: int = 20) -> list[Claim]:
+    return svc.claim_due(db.session, now, lease=_seconds("PAYOUT_CLAIM_LEASE_SECONDS"),
+                         give_up_before=_give_up_before(now), limit=limit)
 
 
 def _accepted(payout_id: int, reference: str | None, now: datetime) -> None:
-    session = db.session
-    with write_transaction(session):
-        p = lock(session, Payout, Payout.id == payout_id)
-        if p.status == PayoutStatus.PENDING:  # the channel is paying one we still had queued: adopt it
-            p.status = PayoutStatus.PROCESSING
-            p.processing_at = p.processing_at or now
-            p.maybe_at_channel = True
-        if p.status == PayoutStatus.PROCESSING:
-            p.channel_ref = reference or f"accepted:{payout_id}"
-            p.lease_until = None
-            p.next_attempt_at = now + timedelta(seconds=_cfg("PAYOUT_POLL_SECONDS"))
-            p.updated_at = now
+    svc.record_accepted(db.session, payout_id, reference, now, poll_in=_seconds("PAYOUT_POLL_SECONDS"))
 
 
-def submit(payout_id: int, now: datetime) -> None:
-    """Step 2 for one claimed payout."""
+def submit(claim: Claim, now: datetime) -> bool:
+    """Step 2 for one claim. False if the claim was lost (nothing was sent)."""
     session = db.session
-    payout = session.get(Payout, payout_id, populate_existing=True)
-    buyer = svc.buyer_ref(session, payout)
-    amount = payout.amount_fen
+    attempt = svc.begin_attempt(session, claim, now, lease=_seconds("PAYOUT_CLAIM_LEASE_SECONDS"),
+                                ttl=_seconds("CHANNEL_REQUEST_TTL_SECONDS"))
     session.commit()  # no transaction stays open while we talk to the channel
+    if attempt is None:
+        log.info("payout %s: claim %s lost before the channel call; not sent", claim.payout_id, claim.token)
+        return False
     try:
-        answer = channel().submit(payout_id, buyer, amount, now)
+        with metrics.channel_call("submit"):
+            answer = channel().submit(attempt.payout_id, attempt.buyer_ref, attempt.amount_fen, now, attempt.not_after)
     except TransientChannelError as exc:
-        log.info("payout %s: transient channel error (%s); back to the queue", payout_id, exc)
-        _back_to_queue(payout_id, now, delivered=exc.delivered)
-        return
+        log.info("payout %s: transient channel error (%s); back to the queue", claim.payout_id, exc)
+        svc.attempt_failed(session, attempt, now, delivered=exc.delivered)
+        return True
     if answer.accepted:
-        _accepted(payout_id, answer.reference, now)
+        _accepted(claim.payout_id, answer.reference, now)
     else:
-        svc.settle_failed(session, payout_id, answer.reason or "rejected_by_channel", now, answer.reference)
+        svc.settle_failed(session, claim.payout_id, answer.reason or "rejected_by_channel", now, answer.reference)
+    return True
 
 
-def _apply_status(payout_id: int, now: datetime, *, gave_up: bool) -> None:
+def _apply_status(payout_id: int, now: datetime, *, past_deadline: bool) -> None:
     """Ask the channel about one payout and act on its answer."""
     session = db.session
     p = session.get(Payout, payout_id, populate_existing=True)
-    never_sent = p.status == PayoutStatus.PENDING and not p.maybe_at_channel
-    # Giving up is only safe on exactly the state we looked at: if another worker claimed or
-    # submitted it meanwhile, the channel may be paying it now (settle_failed checks under lock).
     observed = svc.observed_state(p)
+    never_sent = p.channel_not_after is None
     session.commit()
-    if gave_up and never_sent:
-        # Every attempt is known not to have reached the channel: failing it cannot lose money.
-        svc.settle_failed(session, payout_id, GAVE_UP, now, only_if=observed)
+    if past_deadline and never_sent:
+        # No request for it ever left: failing it cannot lose money (re-checked under lock).
+        svc.give_up(session, payout_id, now, only_if=observed, unknown_asked_at=None)
         return
+    asked_at = now  # the question is asked no earlier than this instant
     try:
-        status = channel().status(payout_id, now)
+        with metrics.channel_call("status"):
+            status = channel().status(payout_id, now)
     except TransientChannelError:
-        return  # ask again next round
+        return  # ask again next round; a payout in doubt waits for the channel's word
     if status.state == TransferState.SUCCEEDED:
         svc.settle_succeeded(session, payout_id, now, status.reference)
     elif status.state == TransferState.FAILED:
         svc.settle_failed(session, payout_id, status.reason or "failed_at_channel", now, status.reference)
     elif status.state == TransferState.PROCESSING:
         _accepted(payout_id, status.reference, now)  # adopt what the channel knows; poll on
-    elif gave_up:
-        svc.settle_failed(session, payout_id, GAVE_UP, now, only_if=observed)
+    elif past_deadline:
+        svc.give_up(session, payout_id, now, only_if=observed, unknown_asked_at=asked_at,
+                    skew=_seconds("CHANNEL_CLOCK_SKEW_SECONDS"))
     else:
         # Unknown to the channel now, but a dead worker's request might still arrive: submit again
         # with the same id (the channel pays an id once), and never give up without asking.
-        _back_to_queue(payout_id, now, delivered=True)
+        svc.requeue(session, payout_id, now, only_if=observed)
 
 
 def poll(now: datetime, limit: int = 50) -> int:
@@ -155,14 +121,14 @@ def poll(now: datetime, limit: int = 50) -> int:
     ).all()
     db.session.commit()
     for pid in ids:
-        _apply_status(pid, now, gave_up=False)
+        _apply_status(pid, now, past_deadline=False)
     return len(ids)
 
 
 def reconcile(now: datetime, limit: int = 50) -> int:
     """Stale payouts: processing with an expired lease and no channel answer recorded (a worker
-    died), and pending ones past the give-up deadline (the channel was unreachable)."""
-    deadline = now - timedelta(minutes=_cfg("PAYOUT_GIVE_UP_MINUTES"))
+    died or stalled), and pending ones past the give-up deadline (never sent again)."""
+    deadline = _give_up_before(now)
     rows = db.session.execute(
         select(Payout.id, Payout.created_at).where(or_(
             and_(Payout.status == PayoutStatus.PROCESSING, Payout.channel_ref.is_(None), Payout.lease_until < now),
@@ -171,16 +137,29 @@ def reconcile(now: datetime, limit: int = 50) -> int:
     ).all()
     db.session.commit()
     for pid, created_at in rows:
-        _apply_status(pid, now, gave_up=created_at <= deadline)
+        _apply_status(pid, now, past_deadline=created_at <= deadline)
     return len(rows)
 
 
-def run_once(now: datetime) -> int:
+def run_once(now: datetime, stop: threading.Event | None = None) -> int:
     """One full step; returns how many payouts it touched."""
-    ids = claim_due(now)
-    for pid in ids:
-        submit(pid, now)
-    return len(ids) + poll(now) + reconcile(now)
+    claims = claim_due(now)
+    for claim in claims:
+        if stop is not None and stop.is_set():
+            break  # the rest wait for their lease to run out, then the reconciler requeues them
+        submit(claim, now)
+    return len(claims) + poll(now) + reconcile(now)
+
+
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def heartbeat(now: datetime, name: str | None = None) -> None:
+    """Tell /readyz this worker is alive (one row per worker, upserted every round)."""
+    name = f"{name or WORKER_NAME}:{threading.get_ident()}"
+    with write_transaction(db.session):
+        if not ensure_row(db.session, WorkerHeartbeat, name=name, beat_at=now):
+            lock(db.session, WorkerHeartbeat, WorkerHeartbeat.name == name).beat_at = now
 
 
 def run_forever(app: Flask, stop: threading.Event) -> None:
@@ -191,10 +170,10 @@ def run_forever(app: Flask, stop: threading.Event) -> None:
         interval = app.config["WORKER_INTERVAL_SECONDS"]
         while not stop.is_set():
             try:
-                busy = run_once(clock.now())
+                heartbeat(clock.now())
+                busy = run_once(clock.now(), stop)
             except Exception:  # a bad round must not kill the worker; the next one retries
                 log.exception("worker round failed")
-                db.session.rollback()
                 busy = 0
             finally:
                 db.session.remove()

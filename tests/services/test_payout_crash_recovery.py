@@ -229,9 +229,10 @@ def test_r6_worker_dies_after_channel_accepted_before_commit(app, db, make, cloc
             raise WorkerDied("killed before commit")
 
     monkeypatch.setattr(worker, "_accepted", accepted_then_die)
-    assert worker.claim_due(clock.now()) == [pid]
+    claims = worker.claim_due(clock.now())
+    assert claims == [worker.Claim(pid, 1)]
     with pytest.raises(WorkerDied):
-        worker.submit(pid, clock.now())
+        worker.submit(claims[0], clock.now())
     monkeypatch.undo()
 
     p = fresh(db, pid)
@@ -284,8 +285,9 @@ def test_r6_worker_dies_after_recording_acceptance_a_fresh_worker_settles_it(app
     s = shop_with_funds(make, db, clock)
     pid = create(db, s.main, s.order, clock)
     ch = channel(app)
-    assert worker.claim_due(clock.now()) == [pid]
-    worker.submit(pid, clock.now())
+    claims = worker.claim_due(clock.now())
+    assert claims == [worker.Claim(pid, 1)]
+    worker.submit(claims[0], clock.now())
     p = fresh(db, pid)
     assert p.status == "processing" and p.channel_ref == f"SIM{pid:010d}" and p.lease_until is None
     db.session.remove()  # the worker is gone; whatever it held in memory with it
@@ -349,11 +351,11 @@ CHILD = textwrap.dedent("""
                 real_accepted(*args)
                 die(point)
             worker._accepted = accepted
-        ids = worker.claim_due(at)
-        assert ids == [pid], ids
+        claims = worker.claim_due(at)
+        assert [c.payout_id for c in claims] == [pid], claims
         if point == "after-claim-commit":
             die(point)
-        worker.submit(pid, at)
+        worker.submit(claims[0], at)
     print("SURVIVED", flush=True)
     sys.exit(0)
 """)
@@ -511,48 +513,68 @@ def test_r6_channel_outage_backs_off_then_gives_up_within_30_minutes(app, db, ma
 
 # --- interleavings of two workers and a slow channel ---------------------------------------------
 
-def test_r6_one_worker_gives_up_while_another_submits_the_same_payout(app, db, make, clock, monkeypatch):
-    """Two workers share the queue. The channel's submit endpoint timed out for the whole give-up
-    window (so the payout may be at the channel). At the deadline worker A asks the channel about
-    it (unknown) while worker B claims and submits it, and this time the channel accepts it.
-    A's give-up must not fail a payout that B just got accepted: the buyer would be paid and the
-    shop's money released too."""
+def test_r6_one_worker_gives_up_while_a_stalled_worker_submits_the_same_payout(app, db, make, clock, monkeypatch):
+    """A first attempt timed out (the payout may be at the channel). Worker B claimed it again just
+    before the give-up deadline and stalled past its lease. Worker A reconciles it: it asks the
+    channel (unknown) while B wakes up, passes the fence (the claim is still B's) and submits, and
+    the channel accepts. A's give-up must not fail a payout that B just got accepted: the buyer
+    would be paid and the shop's hold released."""
     s = shop_with_funds(make, db, clock)
     pid = create(db, s.main, s.order, clock)
     created = clock.now()
     ch = channel(app)
     real_submit, real_status = ch.submit, ch.status
+    deadline = created + timedelta(minutes=app.config["PAYOUT_GIVE_UP_MINUTES"])
 
     def timeout(*args):
         raise TransientChannelError("read timeout")  # may have been delivered: nothing is known
 
     monkeypatch.setattr(ch, "submit", timeout)
-    deadline = created + timedelta(minutes=app.config["PAYOUT_GIVE_UP_MINUTES"])
-    while clock.now() < deadline - timedelta(seconds=30):
-        worker.run_once(clock.now())
-        clock.advance(seconds=30)
-    assert fresh(db, pid).status == "pending" and transfers_of(app, pid) == []
-
-    clock.set(deadline + timedelta(seconds=61))  # past the deadline and past the backoff: due
+    worker.run_once(clock.now())
     monkeypatch.setattr(ch, "submit", real_submit)
+    p = fresh(db, pid)
+    assert p.status == "pending" and p.maybe_at_channel and p.channel_not_after is not None
+
+    clock.set(deadline - timedelta(seconds=1))
+    claims = worker.claim_due(clock.now())  # worker B claims, then stalls before the channel call
+    assert claims == [worker.Claim(pid, 2)]
+    clock.set(deadline + lease(app) + timedelta(seconds=1))  # B's lease has run out
     worker_b_ran = []
 
     def status_while_worker_b_runs(payout_id, now):
         answer = real_status(payout_id, now)  # worker A learns: unknown to the channel
         if not worker_b_ran:
-            worker_b_ran.append(worker.claim_due(now))  # meanwhile worker B claims it ...
-            for claimed in worker_b_ran[0]:
-                worker.submit(claimed, now)  # ... and the channel accepts it
+            worker_b_ran.append(worker.submit(claims[0], now))  # meanwhile B passes the fence and submits
         return answer
 
     monkeypatch.setattr(ch, "status", status_while_worker_b_runs)
     worker.reconcile(clock.now())  # worker A
     monkeypatch.undo()
-    assert worker_b_ran == [[pid]] and len(transfers_of(app, pid)) == 1
+    assert worker_b_ran == [True] and len(transfers_of(app, pid)) == 1
+    assert fresh(db, pid).status == "processing"  # A's give-up was refused under the row lock
 
     for _ in range(10):  # both workers carry on
         worker.run_once(clock.advance(seconds=2))
     assert_money_where_status_says(app, db, pid)
+    assert_paid_exactly_once(app, db, pid, s.shop_id)
+
+
+def test_r6_a_worker_that_lost_its_claim_sends_nothing(app, db, make, clock):
+    """Worker B's claim ran out and the reconciler put the payout back in the queue; worker C
+    claimed it again. B wakes up: the fence stops it (its token is stale), and only C's request
+    reaches the channel."""
+    s = shop_with_funds(make, db, clock)
+    pid = create(db, s.main, s.order, clock)
+    ch = channel(app)
+    stale = worker.claim_due(clock.now())
+    clock.advance(seconds=app.config["PAYOUT_CLAIM_LEASE_SECONDS"] + 1)
+    assert worker.reconcile(clock.now()) == 1 and fresh(db, pid).status == "pending"  # requeued
+    clock.advance(seconds=5)
+    fresh_claims = worker.claim_due(clock.now())
+    assert fresh_claims == [worker.Claim(pid, 2)]
+    assert worker.submit(stale[0], clock.now()) is False and ch.submit_calls == 0
+    assert worker.submit(fresh_claims[0], clock.now()) is True and ch.submit_calls == 1
+    p = run_until_final(db, clock, pid)
     assert_paid_exactly_once(app, db, pid, s.shop_id)
 
 

@@ -51,6 +51,8 @@ class PayoutMachine(RuleBasedStateMachine):
         super().__init__()
         self.app, self.db, self.clock = app, db, clock
         self.channel = app.extensions["afterdesk.channel"]
+        self.lease = timedelta(seconds=app.config["PAYOUT_CLAIM_LEASE_SECONDS"])
+        self.ttl = timedelta(seconds=app.config["CHANNEL_REQUEST_TTL_SECONDS"])
         db.session.rollback()
         wipe(db)
         clock.set(T0)
@@ -199,14 +201,12 @@ class PayoutMachine(RuleBasedStateMachine):
     def worker_dies(self, after, silence):
         """A worker claims what is due and dies: before the channel call, or after it (the answer is
         lost). After `silence` seconds with no worker at all, a fresh one does one round."""
-        for pid in worker.claim_due(self.now):
+        for claim in worker.claim_due(self.now):
             if after == "claiming":
                 continue
-            p = self.session.get(Payout, pid, populate_existing=True)
-            buyer = svc.buyer_ref(self.session, p)
-            self.session.commit()
+            attempt = svc.begin_attempt(self.session, claim, self.now, lease=self.lease, ttl=self.ttl)
             try:
-                self.channel.submit(pid, buyer, p.amount_fen, self.now)
+                self.channel.submit(claim.payout_id, attempt.buyer_ref, attempt.amount_fen, self.now, attempt.not_after)
             except TransientChannelError:
                 pass
         if silence:

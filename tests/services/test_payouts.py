@@ -194,8 +194,9 @@ def run_until_final(clock, payout_id, db, rounds=10):
 def test_r6_pending_processing_succeeded_captures_the_money(db, make, clock, app):
     w = payout_world(make, db)
     p = svc.create_payout(db.session, w.staff, intent(w.order, 500), clock.now()).payout
-    assert worker.claim_due(clock.now()) == [p.id]
-    worker.submit(p.id, clock.now())
+    claims = worker.claim_due(clock.now())
+    assert claims == [worker.Claim(p.id, 1)]
+    worker.submit(claims[0], clock.now())
     p = db.session.get(Payout, p.id, populate_existing=True)
     assert p.status == "processing" and p.channel_ref == f"SIM{p.id:010d}"
     p = run_until_final(clock, p.id, db)
@@ -284,10 +285,10 @@ def test_r6_an_in_doubt_attempt_is_never_given_up_without_the_channels_word(db, 
     real_submit, real_status = channel.submit, channel.status
     calls = {"n": 0}
 
-    def flaky_submit(payout_id, buyer_ref, amount_fen, now):
+    def flaky_submit(*args):
         calls["n"] += 1
         if calls["n"] == 1:
-            real_submit(payout_id, buyer_ref, amount_fen, now)
+            real_submit(*args)
             raise TransientChannelError("timeout", delivered=True)
         raise TransientChannelError("connection refused", delivered=False)
 

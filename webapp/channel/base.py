@@ -1,5 +1,7 @@
 """What AfterDesk needs from a payment channel. The payout id is the idempotency key: the
-channel must never pay one id twice, and must answer `status(id)` after any crash."""
+channel must never pay one id twice, and must answer `status(id)` after any crash. Each submit
+carries a deadline (`not_after`): the channel never takes a request after it, so once the
+deadline has passed, "unknown" means "never" and the payout's money may be released."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,8 +45,10 @@ class TransferStatus:
 
 
 class PaymentChannel(Protocol):
-    def submit(self, payout_id: int, buyer_ref: str, amount_fen: int, now: datetime) -> ChannelAnswer:
-        """Ask the channel to pay. Idempotent by payout_id. Raises TransientChannelError."""
+    def submit(self, payout_id: int, buyer_ref: str, amount_fen: int, now: datetime,
+               not_after: datetime) -> ChannelAnswer:
+        """Ask the channel to pay. Idempotent by payout_id; refused (nothing recorded) if the
+        channel would record it after `not_after`. Raises TransientChannelError."""
 
     def status(self, payout_id: int, now: datetime) -> TransferStatus:
         """What the channel knows about this payout id. Raises TransientChannelError."""

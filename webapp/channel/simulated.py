@@ -4,7 +4,10 @@ It keeps its own record of transfers (its own table, written on its own connecti
 committed at once, like a remote system), so it can be asked after a crash and never pays one
 payout id twice. It takes a configurable time to settle, and fails realistically: buyers
 whose wallet is frozen are rejected, a random share of calls fail transiently, and an outage
-switch makes every call fail transiently.
+switch makes every call fail transiently. It keeps the port's deadline rule: a request that
+would be recorded after its `not_after` (on the app's clock, checked once its insert holds the
+row) is refused and nothing is recorded. On PostgreSQL each call is bounded by a lock and
+statement timeout, like a remote call's read timeout.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import String, insert, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import IMMEDIATE
@@ -41,8 +45,11 @@ class SimTransfer(db.Model):
 
 class SimulatedChannel:
     def __init__(self, engine_getter, *, settle_seconds: float = 3.0, transient_rate: float = 0.0,
-                 frozen_buyers: set[str] | None = None, outage: bool = False, seed: int | None = None):
+                 frozen_buyers: set[str] | None = None, outage: bool = False, seed: int | None = None,
+                 clock=None, timeout_seconds: float = 5.0):
         self._engine_getter = engine_getter
+        self._clock = clock
+        self.timeout_ms = int(timeout_seconds * 1000)
         self.settle_seconds = settle_seconds
         self.transient_rate = transient_rate
         self.frozen_buyers = set(frozen_buyers or ())
@@ -66,11 +73,26 @@ class SimulatedChannel:
     def _row(self, conn, payout_id: int):
         return conn.execute(select(SimTransfer.__table__).where(SimTransfer.payout_id == payout_id)).mappings().first()
 
-    def submit(self, payout_id: int, buyer_ref: str, amount_fen: int, now: datetime) -> ChannelAnswer:
+    def _connect(self):
+        return self.engine.connect().execution_options(**{IMMEDIATE: True})
+
+    def _bounded(self, conn) -> None:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {self.timeout_ms}")
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {self.timeout_ms}")
+
+    def submit(self, payout_id: int, buyer_ref: str, amount_fen: int, now: datetime, not_after: datetime) -> ChannelAnswer:
         self._flaky()
         with self._lock:
             self.submit_calls += 1
-        with self.engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
+        try:
+            return self._submit(payout_id, buyer_ref, amount_fen, now, not_after)
+        except OperationalError as exc:  # the call timed out inside the channel: nothing was recorded
+            raise TransientChannelError(f"channel timeout: {exc.orig}", delivered=False) from None
+
+    def _submit(self, payout_id, buyer_ref, amount_fen, now, not_after) -> ChannelAnswer:
+        with self._connect() as conn, conn.begin():
+            self._bounded(conn)
             row = self._row(conn, payout_id)
             if row is None:
                 frozen = buyer_ref in self.frozen_buyers
@@ -81,6 +103,9 @@ class SimulatedChannel:
                     "settle_at": now + timedelta(seconds=self.settle_seconds),
                 }
                 conn.execute(insert(SimTransfer.__table__).values(**row))
+                if self._clock is not None and self._clock.now() > not_after:
+                    # The request came too late: the channel never takes it (the insert rolls back).
+                    raise TransientChannelError("request expired at the channel", delivered=False)
             elif row["amount_fen"] != amount_fen or row["buyer_ref"] != buyer_ref:
                 raise ValueError(f"payout {payout_id} was submitted before with other details")
         if row["state"] == TransferState.FAILED:
@@ -89,7 +114,7 @@ class SimulatedChannel:
 
     def status(self, payout_id: int, now: datetime) -> TransferStatus:
         self._flaky()
-        with self.engine.connect().execution_options(**{IMMEDIATE: True}) as conn, conn.begin():
+        with self._connect() as conn, conn.begin():
             row = self._row(conn, payout_id)
             if row is None:
                 return TransferStatus(TransferState.UNKNOWN)
@@ -115,4 +140,6 @@ def from_config(app) -> SimulatedChannel:
         transient_rate=float(cfg["SIM_CHANNEL_TRANSIENT_RATE"]),
         frozen_buyers={b.strip() for b in str(cfg["SIM_CHANNEL_FROZEN_BUYERS"]).split(",") if b.strip()},
         outage=bool(cfg["SIM_CHANNEL_OUTAGE"]),
+        clock=app.extensions["afterdesk.clock"],
+        timeout_seconds=float(cfg["CHANNEL_READ_TIMEOUT"]),
     )

@@ -1,12 +1,13 @@
 """SQLAlchemy models, one file per aggregate. Import them all here so Alembic sees them."""
 from .accounts import Buyer, MerchantAccount
 from .activity import AuditEvent, InSiteMessage
+from .channel import ChannelEvent, WorkerHeartbeat
 from .funds import FundsAccount, LedgerAccount, LedgerEntry, Movement
 from .orders import AfterSalesCase, CaseEvent, Order
 from .payouts import AccountDayUsage, Payout, PayoutQuota, ShopDayUsage
 from .shop import RefundSettings, Shop
 
 __all__ = [
-    "AccountDayUsage", "AfterSalesCase", "AuditEvent", "CaseEvent", "RefundSettings", "Buyer", "FundsAccount", "InSiteMessage", "LedgerAccount",
+    "AccountDayUsage", "AfterSalesCase", "AuditEvent", "CaseEvent", "ChannelEvent", "WorkerHeartbeat", "RefundSettings", "Buyer", "FundsAccount", "InSiteMessage", "LedgerAccount",
     "LedgerEntry", "MerchantAccount", "Movement", "Order", "Payout", "PayoutQuota", "Shop", "ShopDayUsage",
 ]

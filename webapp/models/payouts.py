@@ -50,6 +50,10 @@ class Payout(db.Model):
     # submitting); never cleared. Only while it is False may the reconciler give up on a pending
     # payout without asking the channel.
     maybe_at_channel: Mapped[bool] = mapped_column(default=False)
+    # The latest instant at which any request sent for this payout may still take effect at the
+    # channel (each request carries its own `not_after`; the channel refuses it after that). A
+    # payout in doubt is failed only on the channel's "unknown" asked after this instant.
+    channel_not_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # due for the worker
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # a worker holds it until then
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

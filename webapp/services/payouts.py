@@ -9,8 +9,9 @@ payout rows alone and waits for nothing else, so no cycle of waits can form.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -21,11 +22,13 @@ from ..domain import payout_rules as rules
 from ..domain.calendar import shop_day
 from ..domain.states import PAYOUT_COMMITTED, PAYOUT_FINAL, PAYOUT_TRANSITIONS, PayoutStatus, check_transition
 from ..models import (
-    AccountDayUsage, Buyer, FundsAccount, InSiteMessage, MerchantAccount, Movement, Order, Payout, PayoutQuota, Shop,
+    AccountDayUsage, Buyer, ChannelEvent, FundsAccount, InSiteMessage, MerchantAccount, Movement, Order, Payout, PayoutQuota, Shop,
     ShopDayUsage,
 )
 from . import audit, ledger
 from .rows import ensure_row, lock
+
+log = logging.getLogger("afterdesk.payouts")
 
 
 class PayoutError(Exception):
@@ -248,7 +251,156 @@ def continue_payout(session: Session, actor: MerchantAccount, payout_id: int, no
     return payout
 
 
-# --- settlement (worker) --------------------------------------------------------------------
+# --- the payout lifecycle: every status write goes through move() -------------------------------
+#
+# The worker orchestrates channel calls; the functions below make every change of a payout's
+# status, each in one short transaction on the locked row. Fencing (issue 9): a claim carries a
+# token (the attempt number); a channel call is made only after begin_attempt() found the claim
+# still held, and each request carries a deadline (`not_after`) after which the channel refuses
+# it. A payout that may have reached the channel is failed only on the channel's "failed", or on
+# its "unknown" asked after the last request's deadline (R6 decision: never fail blind).
+
+def move(payout: Payout, target: PayoutStatus, now: datetime) -> None:
+    """The one place a payout's status is written: the transition table decides."""
+    check_transition(PAYOUT_TRANSITIONS, PayoutStatus(payout.status), target)
+    payout.status = target
+    payout.updated_at = now
+
+
+@dataclass(frozen=True)
+class Claim:
+    payout_id: int
+    token: int  # the attempt number this claim made; a later claim or a requeue invalidates it
+
+
+@dataclass(frozen=True)
+class Attempt:
+    payout_id: int
+    token: int
+    buyer_ref: str
+    amount_fen: int
+    not_after: datetime  # the channel must not take this request after this instant
+    before: tuple  # (maybe_at_channel, channel_not_after) before this attempt, to undo it if never sent
+
+
+def claim_due(session: Session, now: datetime, *, lease: timedelta, give_up_before: datetime,
+              limit: int = 20) -> list[Claim]:
+    """Due pending payouts become processing, leased to this worker. Payouts past the give-up
+    deadline are never sent again: the reconciler settles them from the channel's word."""
+    with write_transaction(session):
+        stmt = (
+            select(Payout).where(Payout.status == PayoutStatus.PENDING, Payout.next_attempt_at <= now,
+                                 Payout.created_at > give_up_before)
+            .order_by(Payout.next_attempt_at, Payout.id).limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = session.scalars(stmt).all()
+        for p in claimed:
+            move(p, PayoutStatus.PROCESSING, now)
+            p.processing_at = p.processing_at or now
+            p.attempts += 1
+            p.lease_until = now + lease
+            p.next_attempt_at = None
+        return [Claim(p.id, p.attempts) for p in claimed]
+
+
+def _still_claimed(p: Payout, token: int) -> bool:
+    return p.status == PayoutStatus.PROCESSING and p.attempts == token and p.channel_ref is None
+
+
+def begin_attempt(session: Session, claim: Claim, now: datetime, *, lease: timedelta, ttl: timedelta) -> Attempt | None:
+    """The fence, just before a channel call: None if this worker no longer holds its claim (the
+    reconciler requeued or settled it, another worker claimed it). Otherwise the payout is marked
+    as possibly at the channel until `not_after`, and the lease is renewed."""
+    with write_transaction(session):
+        p = lock(session, Payout, Payout.id == claim.payout_id)
+        if p is None or not _still_claimed(p, claim.token):
+            return None
+        before = (p.maybe_at_channel, p.channel_not_after)
+        not_after = now + ttl
+        p.maybe_at_channel = True
+        p.channel_not_after = max(p.channel_not_after or not_after, not_after)
+        p.lease_until = now + lease
+        p.updated_at = now
+        return Attempt(p.id, claim.token, buyer_ref(session, p), p.amount_fen, not_after, before)
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(60, 2 ** max(0, attempts - 1)))
+
+
+def _requeue(p: Payout, now: datetime) -> None:
+    move(p, PayoutStatus.PENDING, now)
+    p.next_attempt_at = now + _backoff(p.attempts)
+    p.lease_until = None
+
+
+def attempt_failed(session: Session, attempt: Attempt, now: datetime, *, delivered: bool) -> None:
+    """The channel call raised a transient error: back to the queue with a backoff. If the request
+    certainly never reached the channel (refused connection, refused as expired), this attempt
+    no longer counts as possibly delivered."""
+    with write_transaction(session):
+        p = lock(session, Payout, Payout.id == attempt.payout_id)
+        if not _still_claimed(p, attempt.token):
+            return
+        if not delivered and p.channel_not_after == attempt.not_after:
+            p.maybe_at_channel, p.channel_not_after = attempt.before
+        _requeue(p, now)
+
+
+def record_accepted(session: Session, payout_id: int, reference: str | None, now: datetime, *, poll_in: timedelta) -> None:
+    """The channel is paying this payout: keep its reference and poll it (adopting it if it was
+    back in the queue: the channel took an earlier request)."""
+    with write_transaction(session):
+        _accept_locked(lock(session, Payout, Payout.id == payout_id), reference, now, poll_in)
+
+
+def _accept_locked(p: Payout, reference: str | None, now: datetime, poll_in: timedelta) -> None:
+    if p.status == PayoutStatus.PENDING:
+        move(p, PayoutStatus.PROCESSING, now)
+        p.processing_at = p.processing_at or now
+        p.maybe_at_channel = True
+    if p.status == PayoutStatus.PROCESSING:
+        p.channel_ref = reference or p.channel_ref or f"accepted:{p.id}"
+        p.lease_until = None
+        p.next_attempt_at = now + poll_in
+        p.updated_at = now
+
+
+def observed_state(p: Payout) -> tuple:
+    """What a worker saw of a payout; requeue()/give_up() act only if it is unchanged."""
+    return (p.status, p.attempts, p.channel_ref)
+
+
+def requeue(session: Session, payout_id: int, now: datetime, *, only_if: tuple) -> bool:
+    """Unknown to the channel before the deadline (a dead worker's claim): submit it again with
+    the same id (the channel pays an id once)."""
+    with write_transaction(session):
+        p = lock(session, Payout, Payout.id == payout_id)
+        if observed_state(p) != only_if or p.status != PayoutStatus.PROCESSING or p.channel_ref is not None:
+            return False
+        _requeue(p, now)
+        return True
+
+
+def give_up(session: Session, payout_id: int, now: datetime, *, only_if: tuple, unknown_asked_at: datetime | None,
+            skew: timedelta = timedelta(0)) -> bool:
+    """Fail a payout the channel never took, releasing its money, only when no request for it can
+    still reach the channel: none was ever sent, or the channel answered "unknown" to a question
+    asked (at `unknown_asked_at`) after the last request's deadline plus the clock skew allowance.
+    Checked on the locked row, so a worker that sent a request meanwhile stops it."""
+    with write_transaction(session):
+        funds, shop_usage, account_usage, p = _lock_for_settlement(session, payout_id, now, counters=True)
+        if p.status in PAYOUT_FINAL or observed_state(p) != only_if:
+            return False
+        if p.channel_not_after is not None and (unknown_asked_at is None or unknown_asked_at <= p.channel_not_after + skew):
+            return False
+        _fail_locked(session, funds, shop_usage, account_usage, p, GAVE_UP, now, None)
+        return True
+
+
+GAVE_UP = "channel_did_not_accept_in_time"
+
 
 def _lock_for_settlement(session: Session, payout_id: int, now: datetime, *, counters: bool):
     head = session.execute(
@@ -267,59 +419,88 @@ def _lock_for_settlement(session: Session, payout_id: int, now: datetime, *, cou
 def settle_succeeded(session: Session, payout_id: int, now: datetime, reference: str | None = None) -> bool:
     """Capture the held money. Idempotent: a final payout is left alone. Returns True if it moved."""
     with write_transaction(session):
-        funds, _, _, payout = _lock_for_settlement(session, payout_id, now, counters=False)
-        if payout.status in PAYOUT_FINAL:
-            return False
-        before = _snapshot(payout)
-        check_transition(PAYOUT_TRANSITIONS, PayoutStatus(payout.status), PayoutStatus.SUCCEEDED)
-        ledger.post(session, funds, Movement.CAPTURE, payout.amount_fen, now, payout_id=payout.id)
-        payout.status = PayoutStatus.SUCCEEDED
-        payout.succeeded_at = now
-        payout.channel_ref = reference or payout.channel_ref
-        payout.next_attempt_at = payout.lease_until = None
-        payout.updated_at = now
-        audit.record(session, shop_id=payout.shop_id, actor=None, action="payout.succeeded", target_type="payout",
-                     target_id=payout.id, now=now, before=before, after=_snapshot(payout))
+        return _succeed_locked(session, payout_id, now, reference)
+
+
+def _succeed_locked(session: Session, payout_id: int, now: datetime, reference: str | None) -> bool:
+    funds, _, _, payout = _lock_for_settlement(session, payout_id, now, counters=False)
+    if payout.status in PAYOUT_FINAL:
+        if payout.status == PayoutStatus.FAILED:
+            log.critical("channel reports payout %s paid, but it was failed and its money released", payout_id)
+        return False
+    before = _snapshot(payout)
+    move(payout, PayoutStatus.SUCCEEDED, now)
+    ledger.post(session, funds, Movement.CAPTURE, payout.amount_fen, now, payout_id=payout.id)
+    payout.succeeded_at = now
+    payout.channel_ref = reference or payout.channel_ref
+    payout.next_attempt_at = payout.lease_until = None
+    audit.record(session, shop_id=payout.shop_id, actor=None, action="payout.succeeded", target_type="payout",
+                 target_id=payout.id, now=now, before=before, after=_snapshot(payout))
     return True
 
 
-def observed_state(p: Payout) -> tuple:
-    """What a worker saw of a payout; settle_failed(only_if=...) acts only if it is unchanged."""
-    return (p.status, p.attempts, p.channel_ref)
-
-
-def settle_failed(session: Session, payout_id: int, reason: str, now: datetime, reference: str | None = None,
-                  only_if: tuple | None = None) -> bool:
-    """Release the held money, give the allowance back to the day counters it was taken from,
-    and tell the shop (one in-site message). Idempotent. Returns True if it moved. With
-    `only_if`, nothing happens unless the payout is still in that observed state."""
+def settle_failed(session: Session, payout_id: int, reason: str, now: datetime, reference: str | None = None) -> bool:
+    """The channel said no: release the held money, give the allowance back to the day counters
+    it was taken from, and tell the shop (one in-site message). Idempotent. True if it moved."""
     with write_transaction(session):
-        funds, shop_usage, account_usage, payout = _lock_for_settlement(session, payout_id, now, counters=True)
-        if payout.status in PAYOUT_FINAL:
-            return False
-        if only_if is not None and observed_state(payout) != only_if:
-            return False
-        before = _snapshot(payout)
-        check_transition(PAYOUT_TRANSITIONS, PayoutStatus(payout.status), PayoutStatus.FAILED)
-        ledger.post(session, funds, Movement.RELEASE, payout.amount_fen, now, payout_id=payout.id)
-        shop_usage.committed_fen -= payout.amount_fen
-        if account_usage is not None:
-            account_usage.committed_fen -= payout.amount_fen
-        payout.status = PayoutStatus.FAILED
-        payout.failed_at = now
-        payout.failure_reason = reason[:200]
-        payout.channel_ref = reference or payout.channel_ref
-        payout.next_attempt_at = payout.lease_until = None
-        payout.updated_at = now
-        order_no = session.scalar(select(Order.order_no).where(Order.id == payout.order_id))
-        session.add(InSiteMessage(
-            shop_id=payout.shop_id, kind="payout_failed", payout_id=payout.id,
-            params=json.dumps({"order_no": order_no, "amount_fen": payout.amount_fen, "reason": payout.failure_reason}),
-            link=f"/orders/{order_no}#payout-{payout.id}", created_at=now,
-        ))
-        audit.record(session, shop_id=payout.shop_id, actor=None, action="payout.failed", target_type="payout",
-                     target_id=payout.id, now=now, before=before, after=_snapshot(payout))
+        return _fail_by_channel_locked(session, payout_id, reason, now, reference)
+
+
+def _fail_by_channel_locked(session: Session, payout_id: int, reason: str, now: datetime, reference: str | None) -> bool:
+    funds, shop_usage, account_usage, payout = _lock_for_settlement(session, payout_id, now, counters=True)
+    if payout.status in PAYOUT_FINAL:
+        return False
+    _fail_locked(session, funds, shop_usage, account_usage, payout, reason, now, reference)
     return True
+
+
+def _fail_locked(session: Session, funds, shop_usage, account_usage, payout: Payout, reason: str, now: datetime,
+                 reference: str | None) -> None:
+    before = _snapshot(payout)
+    move(payout, PayoutStatus.FAILED, now)
+    ledger.post(session, funds, Movement.RELEASE, payout.amount_fen, now, payout_id=payout.id)
+    shop_usage.committed_fen -= payout.amount_fen
+    if account_usage is not None:
+        account_usage.committed_fen -= payout.amount_fen
+    payout.failed_at = now
+    payout.failure_reason = reason[:200]
+    payout.channel_ref = reference or payout.channel_ref
+    payout.next_attempt_at = payout.lease_until = None
+    order_no = session.scalar(select(Order.order_no).where(Order.id == payout.order_id))
+    session.add(InSiteMessage(
+        shop_id=payout.shop_id, kind="payout_failed", payout_id=payout.id,
+        params=json.dumps({"order_no": order_no, "amount_fen": payout.amount_fen, "reason": payout.failure_reason}),
+        link=f"/orders/{order_no}#payout-{payout.id}", created_at=now,
+    ))
+    audit.record(session, shop_id=payout.shop_id, actor=None, action="payout.failed", target_type="payout",
+                 target_id=payout.id, now=now, before=before, after=_snapshot(payout))
+
+
+# --- channel notifications (signed callbacks) ----------------------------------------------------
+
+class UnknownPayout(PayoutError):
+    pass
+
+
+def apply_channel_event(session: Session, *, event_id: str, payout_id: int, state: str, reference: str | None,
+                        reason: str | None, now: datetime, poll_in: timedelta) -> bool:
+    """Apply one verified notification. The event id is recorded in the same transaction as the
+    settlement it causes, so a duplicate delivery changes nothing (returns False). Out-of-order
+    events are harmless: a final payout is never moved again."""
+    with write_transaction(session):
+        if session.scalar(select(Payout.id).where(Payout.id == payout_id)) is None:
+            raise UnknownPayout(str(payout_id))
+        inserted = ensure_row(session, ChannelEvent, event_id=event_id, payout_id=payout_id, state=state,
+                              received_at=now)
+        if not inserted:
+            return False
+        if state == "succeeded":
+            _succeed_locked(session, payout_id, now, reference)
+        elif state == "failed":
+            _fail_by_channel_locked(session, payout_id, reason or "failed_at_channel", now, reference)
+        elif state == "processing":
+            _accept_locked(lock(session, Payout, Payout.id == payout_id), reference, now, poll_in)
+        return True
 
 
 def buyer_ref(session: Session, payout: Payout) -> str:

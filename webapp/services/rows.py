@@ -7,11 +7,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, lazyload
 
 
-def ensure_row(session: Session, model, **values) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING: a row that does not exist yet cannot be locked."""
+def ensure_row(session: Session, model, **values) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING: a row that does not exist yet cannot be locked.
+    Returns True if this call inserted it."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    return session.execute(insert(model).values(**values).on_conflict_do_nothing()).rowcount == 1
 
 
 def lock(session: Session, model, *where):
