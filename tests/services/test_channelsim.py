@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -317,6 +318,22 @@ def test_ticker_settles_and_calls_back_on_its_own(tmp_path, receiver):
         assert event["state"] == "succeeded"
         receiver.assert_signed(now_ts=time.time())
         assert channel.status(1, datetime.now(timezone.utc)).state == TransferState.SUCCEEDED
+
+
+def test_r6_a_404_that_is_not_the_channels_own_unknown_is_not_taken_for_never_recorded(sim):
+    with HttpChannel(sim.url + "/wrong-prefix", SECRET) as misrouted:
+        with pytest.raises(TransientChannelError):
+            misrouted.status(1, NOW)
+
+
+def test_from_config_reads_the_channel_settings(sim):
+    app = SimpleNamespace(config={"CHANNEL_URL": sim.url, "CHANNEL_SECRET": SECRET,
+                                  "CHANNEL_NOTIFY_URL": "http://127.0.0.1:1/n", "CHANNEL_READ_TIMEOUT": 7})
+    with HttpChannel.from_config(app) as channel:
+        assert channel.notify_url == "http://127.0.0.1:1/n"
+        assert channel.status(1, NOW).state == TransferState.UNKNOWN
+    with pytest.raises(ValueError):
+        HttpChannel.from_config(SimpleNamespace(config={}))
 
 
 def run_channelsim(*args, **env):

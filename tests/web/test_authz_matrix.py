@@ -27,6 +27,14 @@ MAIN_A_OBJECT_REDIRECT = row(302, 302, 403, 404, 403, 403, 403)
 MATRIX = {
     "core.index": ("GET", "/", REDIRECT),
     "core.healthz": ("GET", "/healthz", PUBLIC_PAGE),
+    # Readiness is public, and 503 here: the test world has no worker heartbeat (see test_ops.py).
+    "core.readyz": ("GET", "/readyz", row(503, 503, 503, 503, 503, 503, 503)),
+    # Metrics answer loopback clients (the test client is 127.0.0.1) or METRICS_TOKEN, whoever is
+    # signed in; a remote client gets 404 (test_ops.py).
+    "core.metrics": ("GET", "/metrics", PUBLIC_PAGE),
+    # The channel's notifications: no session, authenticated by the channel's signature (fault suite:
+    # tests/faults). Without a configured channel secret, as here, the endpoint does not exist.
+    "channel_notify.notify": ("POST", "/channel/notify", row(404, 404, 404, 404, 404, 404, 404)),
     "auth.merchant_login": ("GET", "/login", PUBLIC_PAGE),
     "auth.buyer_login": ("GET", "/buyer/login", PUBLIC_PAGE),
     "auth.logout": ("POST", "/logout", POST_DONE),

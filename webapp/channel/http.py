@@ -27,7 +27,7 @@ class HttpChannel:
         self.base_url = base_url.rstrip("/")
         self._prefix = urlsplit(self.base_url).path  # signed paths include any path prefix
         self._secret = secret
-        self.notify_url = notify_url
+        self.notify_url = notify_url or None  # "" (unset in the environment) means: no callbacks
         # trust_env=False: never route money calls through a proxy picked up from the environment
         self._client = httpx.Client(timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
                                     trust_env=False, headers={"Content-Type": "application/json"})

@@ -12,7 +12,10 @@ def ensure_row(session: Session, model, **values) -> bool:
     Returns True if this call inserted it."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return session.execute(insert(model).values(**values).on_conflict_do_nothing()).rowcount == 1
+    # RETURNING tells whether a row was inserted (psycopg's rowcount is not reliable here).
+    key = list(model.__table__.primary_key.columns)[0]
+    stmt = insert(model).values(**values).on_conflict_do_nothing().returning(key)
+    return session.execute(stmt).first() is not None
 
 
 def lock(session: Session, model, *where):

@@ -1,0 +1,57 @@
+"""R6: the payout state machine as a literal truth table. The expected outcomes are written out
+here, not derived from the table under test, so a change to PAYOUT_TRANSITIONS must change this
+file too. Every status write goes through services.payouts.move(), which checks this table."""
+import pytest
+
+from webapp.domain.states import PAYOUT_TRANSITIONS, IllegalTransition, PayoutStatus, check_transition
+
+P, R, S, F = "pending", "processing", "succeeded", "failed"
+
+# (from, to): allowed?   and why
+TRUTH = {
+    (P, P): False,  # no self-moves
+    (P, R): True,   # a worker claims it; or the channel says it is paying an earlier request (adopt)
+    (P, S): True,   # the channel paid an earlier request whose answer was lost
+    (P, F): True,   # the channel said no, or the reconciler gave up with no request able to land
+    (R, P): True,   # a transient channel error, or a dead worker's claim: back to the queue
+    (R, R): False,
+    (R, S): True,
+    (R, F): True,
+    (S, P): False,  # final: money captured, never moves again
+    (S, R): False,
+    (S, S): False,
+    (S, F): False,
+    (F, P): False,  # final: money released, never moves again (a new payout is a new row)
+    (F, R): False,
+    (F, S): False,
+    (F, F): False,
+}
+
+
+def test_r6_truth_table_covers_every_pair():
+    statuses = {s.value for s in PayoutStatus}
+    assert {a for a, _ in TRUTH} == statuses and len(TRUTH) == len(statuses) ** 2
+
+
+@pytest.mark.parametrize(("current", "target"), list(TRUTH))
+def test_r6_payout_transition(current, target):
+    if TRUTH[(current, target)]:
+        check_transition(PAYOUT_TRANSITIONS, PayoutStatus(current), PayoutStatus(target))
+    else:
+        with pytest.raises(IllegalTransition):
+            check_transition(PAYOUT_TRANSITIONS, PayoutStatus(current), PayoutStatus(target))
+
+
+def test_r6_move_is_the_only_status_writer():
+    """No module but services/payouts.py move() assigns a payout's status."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[2] / "webapp"
+    writers = []
+    for path in root.rglob("*.py"):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"\b(p|payout)\.status\s*=[^=]", line):
+                writers.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
+    assert len(writers) == 1 and writers[0].startswith("services/payouts.py:"), writers
+    assert writers[0].endswith("payout.status = target"), writers
