@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test install install-test catalogs serve clean
+.PHONY: run test install install-test catalogs serve clean channelsim
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: install
 	$(VENV)/bin/flask --app wsgi db upgrade
 	$(VENV)/bin/flask --app wsgi seed-demo
 	$(VENV)/bin/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+# The channel simulator service (a separate process with its own database); needs CHANNEL_SECRET.
+channelsim: install
+	$(PY) -m channelsim --host 127.0.0.1 --port 8765 --db instance/channelsim.db
 
 # Install the test dependencies and run the whole suite (SQLite, PostgreSQL, Chromium).
 test: install-test

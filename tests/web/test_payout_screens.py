@@ -101,9 +101,13 @@ def test_r4_page_mode_confirm_redirects_to_the_result(client, pw, login_as, db):
 
 def test_r5_records_filters_totals_and_pagination(client, pw, login_as, make, db, clock, app):
     orders = [make.order(pw.shop, pw.buyer, paid_fen=10_000) for _ in range(4)]
+    today = clock.now()
     for i, o in enumerate(orders):
         actor = pw.staff if i % 2 else pw.main
-        svc.create_payout(db.session, actor, intent(o, 100 * (i + 1)), clock.now() - timedelta(days=i))
+        clock.set(today - timedelta(days=i))
+        svc.create_payout(db.session, actor, intent(o, 100 * (i + 1)), clock.now())
+        worker.run_once(clock.now())  # sent when it was made (a payout never sent is given up later)
+    clock.set(today)
     frozen_order = make.order(pw.shop, make.buyer(login="frozen-buyer"))
     svc.create_payout(db.session, pw.main, intent(frozen_order, 700), clock.now())
     worker.run_once(clock.now())  # the frozen one fails; the others go processing
