@@ -48,7 +48,7 @@ def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
     app.jinja_env.globals["page_args"] = page_args
     from .web import auth, buyer, channel_notify, core, inbox, merchant, payouts, settings, staff
 
-    for bp in (core.bp, auth.bp, merchant.bp, buyer.bp, payouts.bp, inbox.bp, staff.bp, settings.bp,
+    for bp in (core.bp, auth.bp, merchant.bp, buyer.bp, payouts.bp, inbox.bp, inbox.buyer_bp, staff.bp, settings.bp,
                channel_notify.bp):
         app.register_blueprint(bp)
 
@@ -171,7 +171,7 @@ def _init_templates(app: Flask) -> None:
     from flask_babel import gettext
 
     from .domain import payout_rules, refund_rules
-    from .web.messages import MOVEMENT_LABELS, REVIEW_WHY, TIMELINE_LABELS, action_label, audit_details, failure_text, message_body, message_title, refusal_text
+    from .web.messages import MOVEMENT_LABELS, REVIEW_WHY, TIMELINE_LABELS, action_label, audit_details, cancel_text, failure_text, message_body, message_title, refusal_text
 
     app.jinja_env.filters["fen"] = money.format_fen
     app.jinja_env.filters["fen_words"] = lambda fen: (
@@ -187,6 +187,8 @@ def _init_templates(app: Flask) -> None:
         csrf_token=generate_csrf,
         ROLE_LABELS=ROLE_LABELS,
         ORDER_STATUS_LABELS=states.ORDER_STATUS_LABELS,
+        ORDER_REFUND_LABELS=states.ORDER_REFUND_LABELS,
+        ORDER_REFUND_FILTERS=states.ORDER_REFUND_FILTERS,
         CASE_STATUS_LABELS=states.CASE_STATUS_LABELS,
         CASE_KIND_LABELS=states.CASE_KIND_LABELS,
         PAYOUT_STATUS_LABELS=states.PAYOUT_STATUS_LABELS,
@@ -196,6 +198,8 @@ def _init_templates(app: Flask) -> None:
         message_title=message_title,
         unread_messages=_unread_messages,
         awaiting_cases=_awaiting_cases,
+        awaiting_approvals=_awaiting_approvals,
+        cancel_text=cancel_text,
         action_label=action_label,
         MOVEMENT_LABELS=MOVEMENT_LABELS,
         settings_missing={m: refund_rules.MISSING_MESSAGES[m] for m in refund_rules.Missing},
@@ -212,10 +216,14 @@ def _init_templates(app: Flask) -> None:
 
 
 def _unread_messages() -> int:
-    from .services.inbox import unread_count
+    from .services.inbox import buyer_unread_count, unread_count
 
     shop_id = getattr(current_user, "shop_id", None)
-    return unread_count(shop_id) if shop_id else 0
+    if shop_id:
+        return unread_count(shop_id)
+    if getattr(current_user, "role_enum", None) == "buyer":  # R25: the buyer's own messages
+        return buyer_unread_count(current_user.id)
+    return 0
 
 
 def _awaiting_cases() -> int:
@@ -226,6 +234,16 @@ def _awaiting_cases() -> int:
         shop_id = getattr(current_user, "shop_id", None)
         g.awaiting_cases = awaiting_count(db.session, shop_id) if shop_id else 0
     return g.awaiting_cases
+
+
+def _awaiting_approvals() -> int:
+    """The approvals badge (R20), cached per request."""
+    if "awaiting_approvals" not in g:
+        from .services.payouts import awaiting_approval_count
+
+        shop_id = getattr(current_user, "shop_id", None)
+        g.awaiting_approvals = awaiting_approval_count(db.session, shop_id) if shop_id else 0
+    return g.awaiting_approvals
 
 
 def _init_errors(app: Flask) -> None:

@@ -129,15 +129,16 @@ def reconcile(now: datetime, limit: int = 50) -> int:
     """Stale payouts: processing with an expired lease and no channel answer recorded (a worker
     died or stalled), and pending ones past the give-up deadline (never sent again)."""
     deadline = _give_up_before(now)
+    queued_at = svc.queued_at()
     rows = db.session.execute(
-        select(Payout.id, Payout.created_at).where(or_(
+        select(Payout.id, queued_at <= deadline).where(or_(
             and_(Payout.status == PayoutStatus.PROCESSING, Payout.channel_ref.is_(None), Payout.lease_until < now),
-            and_(Payout.status == PayoutStatus.PENDING, Payout.created_at <= deadline),
+            and_(Payout.status == PayoutStatus.PENDING, queued_at <= deadline),
         )).order_by(Payout.id).limit(limit)
     ).all()
     db.session.commit()
-    for pid, created_at in rows:
-        _apply_status(pid, now, past_deadline=created_at <= deadline)
+    for pid, past_deadline in rows:
+        _apply_status(pid, now, past_deadline=bool(past_deadline))
     return len(rows)
 
 
@@ -148,7 +149,7 @@ def run_once(now: datetime, stop: threading.Event | None = None) -> int:
         if stop is not None and stop.is_set():
             break  # the rest wait for their lease to run out, then the reconciler requeues them
         submit(claim, now)
-    return len(claims) + poll(now) + reconcile(now)
+    return len(claims) + poll(now) + reconcile(now) + svc.expire_approvals(db.session, now)
 
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"

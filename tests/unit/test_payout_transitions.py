@@ -5,26 +5,46 @@ import pytest
 
 from webapp.domain.states import PAYOUT_TRANSITIONS, IllegalTransition, PayoutStatus, check_transition
 
-P, R, S, F = "pending", "processing", "succeeded", "failed"
+A, P, R, S, F, C = "awaiting_approval", "pending", "processing", "succeeded", "failed", "cancelled"
 
 # (from, to): allowed?   and why
 TRUTH = {
-    (P, P): False,  # no self-moves
+    (A, A): False,  # no self-moves
+    (A, P): True,   # R20 approved: into the queue
+    (A, R): False,  # never sent before it is approved
+    (A, S): False,
+    (A, F): False,
+    (A, C): True,   # R20 rejected, withdrawn by the requester, or not decided within 24 h
+    (P, A): False,  # approval is asked at creation only
+    (P, P): False,
     (P, R): True,   # a worker claims it; or the channel says it is paying an earlier request (adopt)
     (P, S): True,   # the channel paid an earlier request whose answer was lost
     (P, F): True,   # the channel said no, or the reconciler gave up with no request able to land
+    (P, C): True,   # R21 withdrawn before any request left
+    (R, A): False,
     (R, P): True,   # a transient channel error, or a dead worker's claim: back to the queue
     (R, R): False,
     (R, S): True,
     (R, F): True,
-    (S, P): False,  # final: money captured, never moves again
+    (R, C): False,  # a request may be at the channel: only the channel's word ends it
+    (S, A): False,  # final: money captured, never moves again
+    (S, P): False,
     (S, R): False,
     (S, S): False,
     (S, F): False,
-    (F, P): False,  # final: money released, never moves again (a new payout is a new row)
+    (S, C): False,
+    (F, A): False,  # final: money released, never moves again (a new payout is a new row)
+    (F, P): False,
     (F, R): False,
     (F, S): False,
     (F, F): False,
+    (F, C): False,
+    (C, A): False,  # final: money released
+    (C, P): False,
+    (C, R): False,
+    (C, S): False,
+    (C, F): False,
+    (C, C): False,
 }
 
 

@@ -23,17 +23,24 @@ def test_r10_preconditions(certified, setup, missing):
     [(timedelta(days=7) - timedelta(seconds=1), True), (timedelta(days=7), True),
      (timedelta(days=7) + timedelta(seconds=1), False), (timedelta(0), True)],
 )
-def test_r12_window_boundary(delta, ok):
+def test_r12_r23_window_decides_the_route_never_whether_one_may_apply(delta, ok):
     assert rules.within_window(PAID, PAID + delta) is ok
     refusals = rules.apply_refusals(now=PAID + delta, paid_at=PAID, order_closed=False, refundable_fen=100,
                                     kind="refund_only", goods_intact=None)
-    assert (refusals == []) is ok
+    assert refusals == []  # R23: every buyer can ask
+    expected = (Route.AUTOMATIC, None) if ok else (Route.REVIEW, ReviewWhy.OUTSIDE_WINDOW)
+    assert rules.route(shop_enabled=True, kind="refund_only", goods_intact=None,
+                       in_window=rules.within_window(PAID, PAID + delta)) == expected
 
 
 def test_r12_other_refusals():
-    r = rules.apply_refusals(now=PAID, paid_at=PAID, order_closed=True, refundable_fen=0, kind="return_and_refund",
+    r = rules.apply_refusals(now=PAID, paid_at=PAID, order_closed=True, refundable_fen=100, kind="return_and_refund",
                              goods_intact=None)
-    assert r == [ApplyRefusal.ORDER_CLOSED, ApplyRefusal.NOTHING_LEFT, ApplyRefusal.GOODS_CONDITION_MISSING]
+    assert r == [ApplyRefusal.ORDER_CLOSED, ApplyRefusal.GOODS_CONDITION_MISSING]
+    # A fully refunded order is closed too: the buyer is told it was refunded in full.
+    r = rules.apply_refusals(now=PAID, paid_at=PAID, order_closed=True, refundable_fen=0, kind="refund_only",
+                             goods_intact=None)
+    assert r == [ApplyRefusal.NOTHING_LEFT]
 
 
 @pytest.mark.parametrize(
@@ -48,6 +55,50 @@ def test_r12_other_refusals():
 )
 def test_r13_r14_route(enabled, kind, intact, expected):
     assert rules.route(shop_enabled=enabled, kind=kind, goods_intact=intact) == expected
+
+
+@pytest.mark.parametrize(
+    "opted_in, enabled, in_window, intact, expected",
+    [
+        (True, True, True, True, (Route.AUTOMATIC, None)),
+        (False, False, True, True, (Route.REVIEW, ReviewWhy.SHOP_NOT_OPTED_IN)),
+        (True, False, True, True, (Route.REVIEW, ReviewWhy.FAST_REFUND_OFF)),
+        (True, True, False, True, (Route.REVIEW, ReviewWhy.OUTSIDE_WINDOW)),
+        (True, True, True, False, (Route.REVIEW, ReviewWhy.GOODS_NOT_INTACT)),
+    ],
+)
+def test_r23_every_case_fast_refund_does_not_cover_goes_to_review(opted_in, enabled, in_window, intact, expected):
+    assert rules.route(shop_enabled=enabled, opted_in=opted_in, in_window=in_window, kind="return_and_refund",
+                       goods_intact=intact) == expected
+
+
+@pytest.mark.parametrize(
+    "opted_in, enabled, in_window, closed, left, open_case, expected",
+    [
+        (True, True, True, False, 100, False, rules.BuyerOffer(rules.Offer.FAST)),
+        (False, False, True, False, 100, False, rules.BuyerOffer(rules.Offer.REVIEW, why=ReviewWhy.SHOP_NOT_OPTED_IN)),
+        (True, False, True, False, 100, False, rules.BuyerOffer(rules.Offer.REVIEW, why=ReviewWhy.FAST_REFUND_OFF)),
+        (True, True, False, False, 100, False, rules.BuyerOffer(rules.Offer.REVIEW, why=ReviewWhy.OUTSIDE_WINDOW)),
+        (True, True, True, False, 100, True, rules.BuyerOffer(rules.Offer.OPEN)),
+        (True, True, True, True, 0, False, rules.BuyerOffer(rules.Offer.NONE, refusal=ApplyRefusal.NOTHING_LEFT)),
+        (True, True, True, True, 100, False, rules.BuyerOffer(rules.Offer.NONE, refusal=ApplyRefusal.ORDER_CLOSED)),
+    ],
+)
+def test_r23_the_order_page_offers_the_right_action(opted_in, enabled, in_window, closed, left, open_case, expected):
+    assert rules.buyer_offer(opted_in=opted_in, enabled=enabled, in_window=in_window, order_closed=closed,
+                             refundable_fen=left, has_open_case=open_case) == expected
+
+
+@pytest.mark.parametrize("paid, refunded, state", [(990, 0, "none"), (990, 1, "partial"), (990, 989, "partial"),
+                                                   (990, 990, "full")])
+def test_r24_refund_state_of_an_order(paid, refunded, state):
+    assert rules.refund_state(paid_fen=paid, refunded_fen=refunded) == state
+
+
+@pytest.mark.parametrize("refunded, amount, ok", [(0, 990, True), (0, 991, False), (500, 490, True), (500, 491, False),
+                                                  (990, 1, False), (0, 0, False)])
+def test_r24_refunds_never_exceed_the_paid_amount(refunded, amount, ok):
+    assert rules.refund_fits(paid_fen=990, refunded_fen=refunded, amount_fen=amount) is ok
 
 
 @pytest.mark.parametrize("amount, available, funds, advanced", [(500, 1000, 500, 0), (500, 500, 500, 0), (500, 499, 499, 1), (500, 0, 500 - 500, 500), (500, -1, 0, 500)])

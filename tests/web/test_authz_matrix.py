@@ -51,6 +51,14 @@ MATRIX = {
     "payouts.change": ("POST", "/orders/{order_a}/payouts/change", row(302, 200, 200, 404, 404, 403, 403)),
     "payouts.summary": ("GET", "/orders/{order_a}/payouts/summary", row(302, 200, 200, 404, 404, 403, 403)),
     "payouts.records": ("GET", "/payouts", MERCHANT_LIST),
+    # R20/R21: payout_a was started by main_a and not yet sent. The requester or the main account
+    # may withdraw it; deciding needs the main account or an approver, never the requester (a
+    # refusal is flashed: 303), and a plain sub-account is refused (403).
+    "payouts.withdraw": ("POST", "/payouts/{payout_a}/withdraw", row(302, 303, 403, 404, 404, 403, 403)),
+    "payouts.approve": ("POST", "/payouts/{payout_a}/approve", row(302, 303, 403, 404, 404, 403, 403)),
+    "payouts.reject": ("POST", "/payouts/{payout_a}/reject", row(302, 303, 403, 404, 404, 403, 403)),
+    "payouts.approvals": ("GET", "/payouts/approvals", MERCHANT_LIST),
+    "payouts.approvals_count": ("GET", "/payouts/approvals/count", MERCHANT_LIST),
     "payouts.export_csv": ("GET", "/payouts/export.csv", MERCHANT_LIST),
     "inbox.bell": ("GET", "/messages/bell", MERCHANT_LIST),
     "inbox.index": ("GET", "/messages", MERCHANT_LIST),
@@ -64,11 +72,13 @@ MATRIX = {
     "staff.edit_quota": ("GET", "/staff/{staff_a}/quota/edit", MAIN_A_OBJECT),
     "staff.save_quota": ("POST", "/staff/{staff_a}/quota", row(302, 303, 403, 404, 403, 403, 403)),
     "staff.set_active": ("POST", "/staff/{staff_a}/active", row(302, 303, 403, 404, 403, 403, 403)),
+    "staff.set_approver": ("POST", "/staff/{staff_a}/approver", row(302, 303, 403, 404, 403, 403, 403)),
     "staff.reset_password": ("GET", "/staff/{staff_a}/password", MAIN_A_OBJECT),
     "staff.activity": ("GET", "/activity", MAIN_ONLY),
     "staff.my_quota": ("GET", "/quota/mine", row(302, 403, 200, 403, 200, 403, 403)),
     # Fast refunds: settings are the main account's; staff may decide cases; buyers apply.
     "settings.settlement": ("GET", "/settings/settlement", MAIN_ONLY),
+    "settings.payout_controls": ("GET", "/settings/payouts", MAIN_ONLY),
     "settings.review": ("POST", "/settings/settlement/review", row(302, 422, 403, 422, 403, 403, 403)),
     "settings.confirm": ("POST", "/settings/settlement/confirm", row(302, 422, 403, 422, 403, 403, 403)),
     "settings.set_enabled": ("POST", "/settings/settlement/enabled", row(302, 422, 403, 422, 403, 403, 403)),
@@ -83,7 +93,23 @@ MATRIX = {
     "payouts.status": ("GET", "/payouts/{payout_a}/status", row(302, 200, 200, 404, 404, 403, 403)),
     "payouts.continue_": ("POST", "/payouts/{payout_a}/continue", row(302, 303, 303, 404, 404, 403, 403)),
     "buyer.order_detail": ("GET", "/my/orders/{order_a}", row(302, 403, 403, 403, 403, 200, 404)),
+    # Buyer in-site messages (R25): buyers only, each their own; buyer X's message is 404 to buyer Y.
+    "buyer_inbox.bell": ("GET", "/my/messages/bell", row(302, 403, 403, 403, 403, 200, 200)),
+    "buyer_inbox.index": ("GET", "/my/messages", row(302, 403, 403, 403, 403, 200, 200)),
+    "buyer_inbox.read": ("POST", "/my/messages/{buyer_message_x}/read", row(302, 403, 403, 403, 403, 303, 404)),
+    "buyer_inbox.read_all": ("POST", "/my/messages/read-all", row(302, 403, 403, 403, 403, 303, 303)),
 }
+
+
+def _buyer_message_x(world) -> int:
+    """A message to buyer X about shop A's payout (R25)."""
+    from webapp.extensions import db
+    from webapp.services import inbox
+
+    inbox.notify_buyer(db.session, world.buyer_x.id, "payout_received", payout_id=world.payout_a.id,
+                       params={"order_no": world.order_a.order_no}, now=world.message_a.created_at)
+    db.session.commit()
+    return inbox.buyer_messages(world.buyer_x.id).rows[0].id
 
 
 def test_every_route_has_an_entry(app):
@@ -106,13 +132,14 @@ def test_r18_matrix(client, world, endpoint, actor):
     if actor != "anon":
         assert login(client, getattr(world, actor)).status_code == 303
     url = path.format(order_a=world.order_a.order_no, case_a=world.case_a.id, payout_a=world.payout_a.id,
-                      message_a=world.message_a.id, staff_a=world.staff_a.id)
+                      message_a=world.message_a.id, staff_a=world.staff_a.id,
+                      buyer_message_x=_buyer_message_x(world) if "{buyer_message_x}" in path else None)
     if method == "GET":
         resp = client.get(url)
     else:
         resp = client.post(url, data={"csrf_token": page_token(client, "/login")})
     if actor == "anon" and method == "POST" and expected[actor] == 302:
-        assert resp.headers["Location"].startswith("/login")
+        assert resp.headers["Location"].startswith("/buyer/login" if endpoint.startswith("buyer") else "/login")
     assert resp.status_code == expected[actor], f"{actor} {method} {url}"
 
 

@@ -64,17 +64,20 @@ def test_r11_switch_off_and_on(client, rw, login_as, db, clock):
     assert db.session.get(RefundSettings, rw.shop.id, populate_existing=True).enabled
 
 
-def test_r12_button_within_the_window_gone_after_and_forged_post_refused(client, rw, login_as, db, clock, make):
+def test_r12_r23_fast_within_the_window_review_after_and_forged_post_never_fast(client, rw, login_as, db, clock, make):
     confirm(db, rw, clock)
     old = make.order(rw.shop, rw.buyer, paid_at=clock.now() - timedelta(days=7, seconds=1))
     login_as(rw.buyer)
     en(client)
-    assert "Apply for refund" in client.get(f"/my/orders/{rw.order.order_no}").get_data(as_text=True)
-    assert "Apply for refund" not in client.get(f"/my/orders/{old.order_no}").get_data(as_text=True)
+    fresh = client.get(f"/my/orders/{rw.order.order_no}").get_data(as_text=True)
+    assert "Apply for refund" in fresh and "Fast refund until" in fresh
+    late = client.get(f"/my/orders/{old.order_no}").get_data(as_text=True)
+    assert "Apply for refund" in late and "Fast refund until" not in late  # R23: still a way to ask, with the reason
+    assert "More than 7 days have passed since payment" in late
     forged = client.post(f"/my/orders/{old.order_no}/refund", data={"kind": "refund_only", "csrf_token": page_token(client, "/my/orders")})
-    html = forged.get_data(as_text=True)
-    assert forged.status_code == 422 and "only possible within 7 days of payment" in html
-    assert db.session.scalar(select(AfterSalesCase).where(AfterSalesCase.order_id == old.id)) is None
+    assert forged.status_code == 303
+    case = db.session.scalar(select(AfterSalesCase).where(AfterSalesCase.order_id == old.id))
+    assert case.fast is False and case.status == "awaiting_merchant" and case.refund_fen is None
 
 
 def test_r13_apply_refund_only_lands_on_the_status_page_refunded(client, rw, login_as, db, clock):
@@ -114,8 +117,9 @@ def test_merchant_queue_filters_badge_approve_and_reject(client, rw, login_as, d
     c2 = refunds.apply(db.session, rw.buyer, o2.order_no, kind="return_and_refund", goods_intact=False, now=clock.now()).case
     login_as(rw.staff)
     en(client)
-    listing = client.get("/after-sales?status=awaiting_merchant&type=fast").get_data(as_text=True)
-    assert f"/after-sales/{c1.id}" in listing and "Fast refund" in listing and '<span class="nav-count"' in listing
+    listing = client.get("/after-sales?status=awaiting_merchant").get_data(as_text=True)
+    assert f"/after-sales/{c1.id}" in listing and '<span class="nav-count"' in listing
+    assert f"/after-sales/{c1.id}" not in client.get("/after-sales?type=fast").get_data(as_text=True)  # R23: damaged goods are not fast
     token = page_token(client, "/after-sales")
     no_reason = client.post(f"/after-sales/{c2.id}/reject", data={"reason": "", "csrf_token": token})
     assert no_reason.status_code == 422 and "Write the reason the buyer will see" in no_reason.get_data(as_text=True)

@@ -29,6 +29,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Small payouts: staff too, limited by the quota its main account set (R2.3, R3.1, R3.2).
     "payouts.view": MERCHANT_ROLES,
     "payouts.create": MERCHANT_ROLES,
+    # R20: the queue is the shop's; who may decide (main or an approver, never the requester)
+    # is checked by the service on the locked payout.
+    "payouts.approve": MERCHANT_ROLES,
     "messages.view": MERCHANT_ROLES,
     # Staff and quotas (R7) and the audit trail (R19): the main account only.
     "staff.manage": frozenset({Role.MAIN}),
@@ -39,6 +42,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "funds.view": MERCHANT_ROLES,
     "aftersales.decide": MERCHANT_ROLES,
     "buyer.refunds": frozenset({Role.BUYER}),
+    # Buyer in-site messages (R25): only the buyer's own (R18).
+    "buyer.messages.view": frozenset({Role.BUYER}),
 }
 
 

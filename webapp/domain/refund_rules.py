@@ -34,7 +34,7 @@ def preconditions(*, certified: bool, setup_complete: bool) -> list[Missing]:
 
 
 class ApplyRefusal(StrEnum):
-    WINDOW_CLOSED = "window_closed"
+    WINDOW_CLOSED = "window_closed"  # kept for old messages; since R23 the window only decides the route
     ORDER_CLOSED = "order_closed"
     NOTHING_LEFT = "nothing_left"
     GOODS_CONDITION_MISSING = "goods_condition_missing"
@@ -59,13 +59,13 @@ def window_closes_at(paid_at: datetime) -> datetime:
 
 def apply_refusals(*, now: datetime, paid_at: datetime, order_closed: bool, refundable_fen: int,
                    kind: str, goods_intact: bool | None) -> list[ApplyRefusal]:
+    """What stops any application (R23: every buyer can ask; outside the 7 days it only goes
+    to the merchant's review instead of being refunded at once)."""
     out = []
-    if not within_window(paid_at, now):
-        out.append(ApplyRefusal.WINDOW_CLOSED)
-    if order_closed:
-        out.append(ApplyRefusal.ORDER_CLOSED)
     if refundable_fen <= 0:
         out.append(ApplyRefusal.NOTHING_LEFT)
+    elif order_closed:
+        out.append(ApplyRefusal.ORDER_CLOSED)
     if kind == "return_and_refund" and goods_intact is None:
         out.append(ApplyRefusal.GOODS_CONDITION_MISSING)
     return out
@@ -73,21 +73,87 @@ def apply_refusals(*, now: datetime, paid_at: datetime, order_closed: bool, refu
 
 class Route(StrEnum):
     AUTOMATIC = "automatic"  # R13: accepted and refunded at once
-    REVIEW = "review"  # the merchant's normal after-sales review queue
+    REVIEW = "review"  # the merchant's normal after-sales review queue (R14, R23)
 
 
 class ReviewWhy(StrEnum):
+    """Why fast refund does not apply, so the application goes to the merchant (R23)."""
+
     GOODS_NOT_INTACT = "goods_not_intact"  # R14
-    SHOP_NOT_OPTED_IN = "shop_not_opted_in"
+    SHOP_NOT_OPTED_IN = "shop_not_opted_in"  # R10/R11: never confirmed fast refund
+    FAST_REFUND_OFF = "fast_refund_off"  # confirmed once, switched off now
+    OUTSIDE_WINDOW = "outside_window"  # R12: more than 7 x 24 h after payment
 
 
-def route(*, shop_enabled: bool, kind: str, goods_intact: bool | None) -> tuple[Route, ReviewWhy | None]:
-    """R13/R14: which path an application takes."""
-    if not shop_enabled:
-        return Route.REVIEW, ReviewWhy.SHOP_NOT_OPTED_IN
+def fast_refund_why_not(*, opted_in: bool, enabled: bool, in_window: bool) -> ReviewWhy | None:
+    """R23: the reason fast refund does not apply to this order at all (before the goods matter)."""
+    if not opted_in:
+        return ReviewWhy.SHOP_NOT_OPTED_IN
+    if not enabled:
+        return ReviewWhy.FAST_REFUND_OFF
+    if not in_window:
+        return ReviewWhy.OUTSIDE_WINDOW
+    return None
+
+
+def route(*, shop_enabled: bool, kind: str, goods_intact: bool | None, opted_in: bool | None = None,
+          in_window: bool = True) -> tuple[Route, ReviewWhy | None]:
+    """R13/R14/R23: which path an application takes. `shop_enabled` is "fast refund is on now";
+    `opted_in` whether the shop ever confirmed it (defaults to `shop_enabled`)."""
+    why = fast_refund_why_not(opted_in=shop_enabled if opted_in is None else opted_in, enabled=shop_enabled,
+                              in_window=in_window)
+    if why is not None:
+        return Route.REVIEW, why
     if kind == "return_and_refund" and not goods_intact:
         return Route.REVIEW, ReviewWhy.GOODS_NOT_INTACT
     return Route.AUTOMATIC, None
+
+
+class Offer(StrEnum):
+    """What the buyer's order page offers (the service checks again on submit)."""
+
+    FAST = "fast"  # apply; refunded at once if the goods are intact (R13)
+    REVIEW = "review"  # apply; the shop reviews it (R23), `why` says why fast refund does not apply
+    OPEN = "open"  # an application is already open: see it (one open application per order)
+    NONE = "none"  # nothing to apply for: refunded in full, or the order is closed
+
+
+@dataclass(frozen=True)
+class BuyerOffer:
+    offer: Offer
+    why: ReviewWhy | None = None
+    refusal: ApplyRefusal | None = None
+
+
+def buyer_offer(*, opted_in: bool, enabled: bool, in_window: bool, order_closed: bool, refundable_fen: int,
+                has_open_case: bool) -> BuyerOffer:
+    if has_open_case:
+        return BuyerOffer(Offer.OPEN)
+    if refundable_fen <= 0:
+        return BuyerOffer(Offer.NONE, refusal=ApplyRefusal.NOTHING_LEFT)
+    if order_closed:
+        return BuyerOffer(Offer.NONE, refusal=ApplyRefusal.ORDER_CLOSED)
+    why = fast_refund_why_not(opted_in=opted_in, enabled=enabled, in_window=in_window)
+    return BuyerOffer(Offer.REVIEW, why=why) if why else BuyerOffer(Offer.FAST)
+
+
+class RefundState(StrEnum):
+    """R24: what the refunds did to an order."""
+
+    NONE = "none"
+    PARTIAL = "partial"  # 部分退款: shows "partly refunded ¥x"
+    FULL = "full"  # 全额退款: the order is closed (交易关闭)
+
+
+def refund_state(*, paid_fen: int, refunded_fen: int) -> RefundState:
+    if refunded_fen <= 0:
+        return RefundState.NONE
+    return RefundState.FULL if refunded_fen >= paid_fen else RefundState.PARTIAL
+
+
+def refund_fits(*, paid_fen: int, refunded_fen: int, amount_fen: int) -> bool:
+    """R24: the refunds of an order never add up to more than its paid amount."""
+    return 0 < amount_fen <= paid_fen - refunded_fen
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ class Order(db.Model):
     __table_args__ = (
         CheckConstraint("paid_fen > 0", name="paid_positive"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
+        # R24: what was refunded on this order, kept with the refund's ledger movement; never more than paid.
+        CheckConstraint("refunded_fen >= 0 AND refunded_fen <= paid_fen", name="refunded_within_paid"),
         CheckConstraint(
             "status IN ('paid', 'shipped', 'delivered', 'completed', 'closed')", name="status_known"
         ),
@@ -33,6 +35,15 @@ class Order(db.Model):
     paid_fen: Mapped[int] = mapped_column(Fen)  # 实付金额
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16))
+    # R24: the sum of this order's refunds, updated under the order row lock in the transaction
+    # that posts the refund's ledger movement. A full refund closes the order.
+    refunded_fen: Mapped[int] = mapped_column(Fen, default=0, server_default="0")
+
+    @property
+    def refund_state(self) -> str:
+        from ..domain.refund_rules import refund_state
+
+        return refund_state(paid_fen=self.paid_fen, refunded_fen=self.refunded_fen or 0).value
 
     buyer: Mapped[Buyer] = relationship(lazy="joined")
     cases: Mapped[list["AfterSalesCase"]] = relationship(
@@ -54,6 +65,9 @@ class AfterSalesCase(db.Model):
         Index("ix_after_sales_case_shop_created", "shop_id", "created_at", "id"),
         CheckConstraint("refund_fen IS NULL OR refund_fen > 0", name="refund_positive"),
         CheckConstraint("advanced_fen IS NULL OR advanced_fen >= 0", name="advanced_not_negative"),
+        # R24: no case says 已退款 without money having moved.
+        CheckConstraint("status <> 'refunded' OR (refund_fen IS NOT NULL AND refund_fen > 0)",
+                        name="refunded_has_money"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -89,6 +103,6 @@ class CaseEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
     case_id: Mapped[int] = mapped_column(ForeignKey("after_sales_case.id"))
-    kind: Mapped[str] = mapped_column(String(32))  # submitted, auto_approved, to_review, approved, refunded, rejected
+    kind: Mapped[str] = mapped_column(String(32))  # submitted, auto_approved, to_review, approved, refunded, rejected, order_closed, repaired_closed, repaired_refunded
     detail: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -20,7 +20,10 @@ class Payout(db.Model):
     __tablename__ = "payout"
     __table_args__ = (
         CheckConstraint("amount_fen > 0", name="amount_positive"),
-        CheckConstraint("status IN ('pending', 'processing', 'succeeded', 'failed')", name="status_known"),
+        CheckConstraint(
+            "status IN ('awaiting_approval', 'pending', 'processing', 'succeeded', 'failed', 'cancelled')",
+            name="status_known",
+        ),
         CheckConstraint(
             "reason_code IN ('shipping_fee', 'price_difference', 'compensation', 'other')", name="reason_known"
         ),
@@ -41,7 +44,7 @@ class Payout(db.Model):
     reason_code: Mapped[str] = mapped_column(String(24))
     note: Mapped[str] = mapped_column(String(200), default="")
     request_key: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default="pending")
     shop_day: Mapped[date] = mapped_column(Date)  # the shop-local day whose caps this payout counts against
     failure_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     channel_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -60,10 +63,17 @@ class Payout(db.Model):
     processing_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # R20/R21: why it was cancelled (withdrawn, rejected, approval_expired), who decided, with what note.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("merchant_account.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decision_note: Mapped[str | None] = mapped_column(String(200), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     order: Mapped[Order] = relationship(foreign_keys=[order_id], primaryjoin="Payout.order_id == Order.id", viewonly=True)
-    started_by: Mapped[MerchantAccount] = relationship(viewonly=True)
+    started_by: Mapped[MerchantAccount] = relationship(viewonly=True, foreign_keys=[started_by_id])
+    decided_by: Mapped[MerchantAccount | None] = relationship(viewonly=True, foreign_keys=[decided_by_id])
 
 
 class PayoutQuota(db.Model):

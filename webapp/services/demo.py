@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from ..domain.states import CaseKind, CaseStatus, OrderStatus
+from ..db import write_transaction
+from ..domain.states import CASE_TRANSITIONS, CaseKind, CaseStatus, OrderStatus, check_transition
 from ..extensions import db
 from ..models import AfterSalesCase, Buyer, MerchantAccount, Order, Shop
 from .passwords import hash_password
@@ -103,16 +104,23 @@ def seed_demo(now: datetime) -> SeedReport:
     db.session.flush()
     created["orders"] = len(new_orders)
 
+    # Cases are created awaiting the merchant; the ones the seed wants decided are decided below
+    # through the refund service, so a refunded one has its amount, its ledger movement and its
+    # order's refunded total (R24): never 已退款 without money having moved.
+    to_decide: list[tuple[AfterSalesCase, str]] = []
     if created["orders"] and not db.session.scalar(select(func.count()).select_from(AfterSalesCase)):
         for order in rng.sample(new_orders, 24):
             kind = rng.choice(list(CaseKind))
             status = rng.choice([CaseStatus.AWAITING_MERCHANT] * 3 + [CaseStatus.REFUNDED, CaseStatus.REJECTED, CaseStatus.CLOSED])
-            db.session.add(AfterSalesCase(
+            case = AfterSalesCase(
                 shop_id=order.shop_id, order_id=order.id, buyer_id=order.buyer_id, kind=kind,
                 requested_fen=min(order.paid_fen, rng.choice([500, 1000, 2000, order.paid_fen])),
-                reason=rng.choice(CASE_REASONS), status=status,
+                reason=rng.choice(CASE_REASONS), status=CaseStatus.AWAITING_MERCHANT,
                 created_at=min(order.paid_at + timedelta(hours=rng.randint(2, 72)), now),
-            ))
+            )
+            db.session.add(case)
+            if status != CaseStatus.AWAITING_MERCHANT:
+                to_decide.append((case, status))
             created["cases"] += 1
     db.session.commit()
 
@@ -133,6 +141,8 @@ def seed_demo(now: datetime) -> SeedReport:
                                            per_payout_fen=per, daily_fen=daily, updated_at=now))
     db.session.commit()
 
+    _decide_demo_cases(to_decide, now)
+
     # Fast refund on for the certified shop, with its refund note (once: the note is frozen).
     from ..models import RefundSettings
 
@@ -144,6 +154,30 @@ def seed_demo(now: datetime) -> SeedReport:
         confirm_settings(db.session, main, "支付后 7 天内可申请极速退款，无需理由；退款原路返回，一般 1-3 个工作日到账。"
                          "退货退款请保持商品完好、配件齐全。", now)
     return SeedReport(created, logins)
+
+
+def _decide_demo_cases(to_decide: list, now: datetime) -> None:
+    """Refunds go through the ledger (R24), rejections carry the reason the buyer sees."""
+    from . import refunds
+
+    mains = {}
+    for case, status in to_decide:
+        main = mains.get(case.shop_id) or db.session.scalar(select(MerchantAccount).where(
+            MerchantAccount.shop_id == case.shop_id, MerchantAccount.role == "main"))
+        mains[case.shop_id] = main
+        decided_at = max(case.created_at, now - timedelta(minutes=5))
+        if status == CaseStatus.REFUNDED:
+            try:
+                refunds.approve(db.session, main, case.id, decided_at)
+            except refunds.ApplicationRefused:  # nothing left to refund: it stays with the merchant
+                pass
+        elif status == CaseStatus.REJECTED:
+            refunds.reject(db.session, main, case.id, "商品已使用，不符合退款条件", decided_at)
+        else:
+            with write_transaction(db.session):
+                row = db.session.get(AfterSalesCase, case.id, populate_existing=True)
+                check_transition(CASE_TRANSITIONS, CaseStatus(row.status), CaseStatus.CLOSED)
+                row.status, row.decided_at = CaseStatus.CLOSED, decided_at  # withdrawn by the buyer: no money
 
 
 def _status_for(age: timedelta, rng: random.Random) -> str:

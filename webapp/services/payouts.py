@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db import write_transaction
+from ..domain import payout_controls as controls
 from ..domain import payout_rules as rules
 from ..domain.calendar import shop_day
 from ..domain.states import PAYOUT_COMMITTED, PAYOUT_FINAL, PAYOUT_TRANSITIONS, PayoutStatus, check_transition
@@ -25,7 +26,7 @@ from ..models import (
     AccountDayUsage, Buyer, ChannelEvent, FundsAccount, InSiteMessage, MerchantAccount, Movement, Order, Payout, PayoutQuota, Shop,
     ShopDayUsage,
 )
-from . import audit, ledger
+from . import audit, inbox, ledger
 from .rows import ensure_row, lock
 
 log = logging.getLogger("afterdesk.payouts")
@@ -206,15 +207,20 @@ def _create(session: Session, actor: MerchantAccount, intent: PayoutIntent, now:
         if refusals:
             raise PayoutRefused(refusals)
 
-        payout = Payout(
+        waits = controls.needs_approval(amount_fen=intent.amount_fen, threshold_fen=shop.payout_approval_fen,
+                                        requester_is_main=actor.is_main)
+        payout = Payout(  # money held and caps counted from now on, whether it waits for approval or not (R20)
             shop_id=shop_id, order_id=order.id, buyer_id=order.buyer_id, started_by_id=actor.id,
             amount_fen=intent.amount_fen, reason_code=intent.reason_code, note=intent.note,
-            request_key=intent.request_key, status=PayoutStatus.PENDING, shop_day=day, attempts=0,
-            next_attempt_at=now, created_at=now, updated_at=now,
+            request_key=intent.request_key, shop_day=day, attempts=0, created_at=now, updated_at=now,
+            status=PayoutStatus.AWAITING_APPROVAL if waits else PayoutStatus.PENDING,
+            next_attempt_at=None if waits else controls.send_after(now, shop.undo_window_seconds),  # R21
         )
         session.add(payout)
         session.flush()
         ledger.post(session, funds, Movement.HOLD, intent.amount_fen, now, payout_id=payout.id, actor_id=actor.id)
+        if waits:
+            _message(session, payout, "payout_awaiting_approval", now, order_no=order.order_no)
         shop_usage.committed_fen += intent.amount_fen
         if account_usage is not None:
             account_usage.committed_fen += intent.amount_fen
@@ -237,8 +243,9 @@ def _snapshot(p: Payout) -> dict:
 # --- continue payout (R6) -------------------------------------------------------------------
 
 def continue_payout(session: Session, actor: MerchantAccount, payout_id: int, now: datetime, ip: str | None = None) -> Payout:
-    """继续打款: put a pending payout at the front of the queue. Never pays twice: the worker
-    submits with the payout id as the channel's idempotency key, and only a pending payout moves."""
+    """继续打款: put a pending payout at the front of the queue, skipping the rest of its undo window
+    (R21). Never pays twice: the worker submits with the payout id as the channel's idempotency
+    key, and only a pending payout moves."""
     with write_transaction(session):
         payout = lock(session, Payout, Payout.id == payout_id, Payout.shop_id == actor.shop_id)
         if payout is None:
@@ -249,6 +256,129 @@ def continue_payout(session: Session, actor: MerchantAccount, payout_id: int, no
             audit.record(session, shop_id=payout.shop_id, actor=actor, action="payout.continue", target_type="payout",
                          target_id=payout.id, now=now, ip=ip)
     return payout
+
+
+# --- approval (R20) and withdrawal (R20, R21) ------------------------------------------------------
+
+class DecisionRefused(PayoutError):
+    """This account may not decide or withdraw this payout, or it is no longer waiting."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code  # not_allowed | own_request | already_decided | already_sent
+
+
+def approve(session: Session, actor: MerchantAccount, payout_id: int, now: datetime, ip: str | None = None) -> Payout:
+    """R20: the main account or an approver (never the requester) lets it go to the channel."""
+    with write_transaction(session):
+        payout = lock(session, Payout, Payout.id == payout_id, Payout.shop_id == actor.shop_id)
+        if payout is None:
+            raise OrderNotFound(str(payout_id))
+        _check_decider(actor, payout)
+        before = _snapshot(payout)
+        move(payout, PayoutStatus.PENDING, now)
+        payout.decided_by_id, payout.decided_at = actor.id, now
+        payout.next_attempt_at = now
+        audit.record(session, shop_id=payout.shop_id, actor=actor, action="payout.approve", target_type="payout",
+                     target_id=payout.id, now=now, ip=ip, before=before, after=_snapshot(payout))
+    return payout
+
+
+def _check_decider(actor: MerchantAccount, payout: Payout) -> None:
+    if actor.id == payout.started_by_id:
+        raise DecisionRefused("own_request")
+    if not controls.may_decide(actor_id=actor.id, actor_is_main=actor.is_main, actor_is_approver=actor.is_approver,
+                               requester_id=payout.started_by_id):
+        raise DecisionRefused("not_allowed")
+    if payout.status != PayoutStatus.AWAITING_APPROVAL:
+        raise DecisionRefused("already_decided")
+
+
+def reject(session: Session, actor: MerchantAccount, payout_id: int, note: str, now: datetime,
+           ip: str | None = None) -> Payout:
+    """R20: an approver says no: cancelled, money released, allowance given back, requester told."""
+    with write_transaction(session):
+        funds, shop_usage, account_usage, payout = _lock_for_settlement(session, payout_id, now, counters=True,
+                                                                        shop_id=actor.shop_id)
+        _check_decider(actor, payout)
+        payout.decided_by_id, payout.decided_at, payout.decision_note = actor.id, now, note.strip()[:200] or None
+        _cancel_locked(session, funds, shop_usage, account_usage, payout, controls.CancelReason.REJECTED, now, actor, ip)
+    return payout
+
+
+def withdraw(session: Session, actor: MerchantAccount, payout_id: int, now: datetime, ip: str | None = None) -> Payout:
+    """撤回 (R20, R21): the requester or the main account, while it awaits approval or before any
+    request for it has left for the channel. A worker that claims it first wins (it is then sent)."""
+    with write_transaction(session):
+        funds, shop_usage, account_usage, payout = _lock_for_settlement(session, payout_id, now, counters=True,
+                                                                        shop_id=actor.shop_id)
+        if not (actor.is_main or actor.id == payout.started_by_id):
+            raise DecisionRefused("not_allowed")
+        if not controls.may_withdraw(actor_id=actor.id, actor_is_main=actor.is_main, requester_id=payout.started_by_id,
+                                     status=payout.status, ever_sent=payout.channel_not_after is not None):
+            raise DecisionRefused("already_sent" if payout.status not in PAYOUT_FINAL else "already_decided")
+        _cancel_locked(session, funds, shop_usage, account_usage, payout, controls.CancelReason.WITHDRAWN, now, actor, ip)
+    return payout
+
+
+def expire_approvals(session: Session, now: datetime, limit: int = 50) -> int:
+    """R20: requests nobody decided within 24 h are cancelled (run by the worker)."""
+    ids = session.scalars(
+        select(Payout.id).where(Payout.status == PayoutStatus.AWAITING_APPROVAL,
+                                Payout.created_at <= now - controls.APPROVAL_EXPIRES_AFTER).order_by(Payout.id).limit(limit)
+    ).all()
+    session.commit()
+    done = 0
+    for pid in ids:
+        with write_transaction(session):
+            funds, shop_usage, account_usage, payout = _lock_for_settlement(session, pid, now, counters=True)
+            if payout.status == PayoutStatus.AWAITING_APPROVAL:
+                _cancel_locked(session, funds, shop_usage, account_usage, payout,
+                               controls.CancelReason.APPROVAL_EXPIRED, now, None, None)
+                done += 1
+    return done
+
+
+def _cancel_locked(session: Session, funds, shop_usage, account_usage, payout: Payout, reason: str, now: datetime,
+                   actor, ip: str | None) -> None:
+    before = _snapshot(payout)
+    move(payout, PayoutStatus.CANCELLED, now)
+    _release(session, funds, shop_usage, account_usage, payout, now)
+    payout.cancelled_at, payout.cancel_reason = now, reason
+    payout.next_attempt_at = payout.lease_until = None
+    if reason != controls.CancelReason.WITHDRAWN:  # the requester is told; who withdrew knows it
+        _message(session, payout, "payout_cancelled", now, reason=reason, note=payout.decision_note or "")
+    audit.record(session, shop_id=payout.shop_id, actor=actor, action=f"payout.{reason}", target_type="payout",
+                 target_id=payout.id, now=now, ip=ip, before=before, after=_snapshot(payout))
+
+
+def _release(session: Session, funds, shop_usage, account_usage, payout: Payout, now: datetime) -> None:
+    """The held money back to available, the allowance back to the day counters it came from."""
+    ledger.post(session, funds, Movement.RELEASE, payout.amount_fen, now, payout_id=payout.id)
+    shop_usage.committed_fen -= payout.amount_fen
+    if account_usage is not None:
+        account_usage.committed_fen -= payout.amount_fen
+
+
+def _message(session: Session, payout: Payout, kind: str, now: datetime, **params) -> None:
+    """An in-site message (站内信) to the shop about this payout; codes and values, text at the edge."""
+    order_no = params.pop("order_no", None) or session.scalar(select(Order.order_no).where(Order.id == payout.order_id))
+    session.add(InSiteMessage(
+        shop_id=payout.shop_id, kind=kind, payout_id=payout.id,
+        params=json.dumps({"order_no": order_no, "amount_fen": payout.amount_fen, **params}),
+        link=f"/orders/{order_no}#payout-{payout.id}", created_at=now,
+    ))
+
+
+def awaiting_approval_count(session: Session, shop_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Payout).where(
+        Payout.shop_id == shop_id, Payout.status == PayoutStatus.AWAITING_APPROVAL)) or 0
+
+
+def awaiting_approval(session: Session, shop_id: int, limit: int = 200) -> list[Payout]:
+    return list(session.scalars(select(Payout).where(
+        Payout.shop_id == shop_id, Payout.status == PayoutStatus.AWAITING_APPROVAL).order_by(Payout.created_at, Payout.id)
+        .limit(limit)))
 
 
 # --- the payout lifecycle: every status write goes through move() -------------------------------
@@ -290,7 +420,7 @@ def claim_due(session: Session, now: datetime, *, lease: timedelta, give_up_befo
     with write_transaction(session):
         stmt = (
             select(Payout).where(Payout.status == PayoutStatus.PENDING, Payout.next_attempt_at <= now,
-                                 Payout.created_at > give_up_before)
+                                 queued_at() > give_up_before)
             .order_by(Payout.next_attempt_at, Payout.id).limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -302,6 +432,12 @@ def claim_due(session: Session, now: datetime, *, lease: timedelta, give_up_befo
             p.lease_until = now + lease
             p.next_attempt_at = None
         return [Claim(p.id, p.attempts) for p in claimed]
+
+
+def queued_at():
+    """When a payout joined the queue: at creation, or when it was approved (R20). The give-up
+    deadline (R6: final within 30 minutes) runs from here."""
+    return func.coalesce(Payout.decided_at, Payout.created_at)
 
 
 def _still_claimed(p: Payout, token: int) -> bool:
@@ -402,10 +538,16 @@ def give_up(session: Session, payout_id: int, now: datetime, *, only_if: tuple, 
 GAVE_UP = "channel_did_not_accept_in_time"
 
 
-def _lock_for_settlement(session: Session, payout_id: int, now: datetime, *, counters: bool):
+def _lock_for_settlement(session: Session, payout_id: int, now: datetime, *, counters: bool,
+                         shop_id: int | None = None):
+    """Lock, in the documented order, the rows a settlement changes. With `shop_id`, another
+    shop's payout is not found (R18)."""
+    where = [Payout.id == payout_id] + ([Payout.shop_id == shop_id] if shop_id is not None else [])
     head = session.execute(
-        select(Payout.shop_id, Payout.shop_day, Payout.started_by_id).where(Payout.id == payout_id)
-    ).one()  # immutable columns, read to know which rows to lock
+        select(Payout.shop_id, Payout.shop_day, Payout.started_by_id).where(*where)
+    ).one_or_none()  # immutable columns, read to know which rows to lock
+    if head is None:
+        raise OrderNotFound(str(payout_id))
     funds = ledger.lock_funds(session, head.shop_id, now)
     shop_usage = account_usage = None
     if counters:
@@ -436,6 +578,7 @@ def _succeed_locked(session: Session, payout_id: int, now: datetime, reference: 
     payout.next_attempt_at = payout.lease_until = None
     audit.record(session, shop_id=payout.shop_id, actor=None, action="payout.succeeded", target_type="payout",
                  target_id=payout.id, now=now, before=before, after=_snapshot(payout))
+    inbox.tell_buyer_payout(session, payout, now)  # R25: the buyer is told
     return True
 
 
@@ -458,22 +601,15 @@ def _fail_locked(session: Session, funds, shop_usage, account_usage, payout: Pay
                  reference: str | None) -> None:
     before = _snapshot(payout)
     move(payout, PayoutStatus.FAILED, now)
-    ledger.post(session, funds, Movement.RELEASE, payout.amount_fen, now, payout_id=payout.id)
-    shop_usage.committed_fen -= payout.amount_fen
-    if account_usage is not None:
-        account_usage.committed_fen -= payout.amount_fen
+    _release(session, funds, shop_usage, account_usage, payout, now)
     payout.failed_at = now
     payout.failure_reason = reason[:200]
     payout.channel_ref = reference or payout.channel_ref
     payout.next_attempt_at = payout.lease_until = None
-    order_no = session.scalar(select(Order.order_no).where(Order.id == payout.order_id))
-    session.add(InSiteMessage(
-        shop_id=payout.shop_id, kind="payout_failed", payout_id=payout.id,
-        params=json.dumps({"order_no": order_no, "amount_fen": payout.amount_fen, "reason": payout.failure_reason}),
-        link=f"/orders/{order_no}#payout-{payout.id}", created_at=now,
-    ))
+    _message(session, payout, "payout_failed", now, reason=payout.failure_reason)
     audit.record(session, shop_id=payout.shop_id, actor=None, action="payout.failed", target_type="payout",
                  target_id=payout.id, now=now, before=before, after=_snapshot(payout))
+    inbox.tell_buyer_payout(session, payout, now)  # R25: the buyer is told, with what they can do
 
 
 # --- channel notifications (signed callbacks) ----------------------------------------------------

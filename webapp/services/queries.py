@@ -62,7 +62,11 @@ def shop_orders(shop_id: int, *, q: str = "", status: str = "", cursor: str | No
     q = normalize_order_no(q)
     if q:
         stmt = stmt.where(Order.order_no.startswith(q, autoescape=True))
-    if status:
+    if status == "partly_refunded":  # R24: by what refunds did to the order
+        stmt = stmt.where(Order.refunded_fen > 0, Order.refunded_fen < Order.paid_fen)
+    elif status == "refunded":
+        stmt = stmt.where(Order.refunded_fen > 0, Order.refunded_fen >= Order.paid_fen)
+    elif status:
         stmt = stmt.where(Order.status == status)
     return keyset(stmt, Order.paid_at, Order.id, cursor, limit)
 

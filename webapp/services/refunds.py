@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from ..db import write_transaction
 from ..domain import refund_rules as rules
-from ..domain.states import CASE_TRANSITIONS, CaseKind, CaseStatus, check_transition
+from ..domain.states import (CASE_TRANSITIONS, ORDER_TRANSITIONS, CaseKind, CaseStatus, OrderStatus,
+                             check_transition)
 from ..models import AfterSalesCase, Buyer, CaseEvent, MerchantAccount, Movement, Order, RefundSettings, Shop
-from . import audit, ledger
+from . import audit, inbox, ledger
 from .rows import lock
 
 
@@ -111,8 +112,31 @@ def fast_refund_active(session: Session, shop_id: int) -> bool:
 # --- buyer applications (R12-R14) -----------------------------------------------------------
 
 def refunded_so_far(session: Session, order_id: int) -> int:
-    return int(session.scalar(select(func.coalesce(func.sum(AfterSalesCase.refund_fen), 0)).where(
-        AfterSalesCase.order_id == order_id, AfterSalesCase.status == CaseStatus.REFUNDED)))
+    """R24: the order's refunded total, kept on the order row with every refund's ledger movement."""
+    return int(session.scalar(select(Order.refunded_fen).where(Order.id == order_id)) or 0)
+
+
+def open_case_of(session: Session, order_id: int) -> AfterSalesCase | None:
+    """One open application per order (R23)."""
+    return session.scalar(select(AfterSalesCase).where(
+        AfterSalesCase.order_id == order_id, AfterSalesCase.status == CaseStatus.AWAITING_MERCHANT)
+        .order_by(AfterSalesCase.id.desc()))
+
+
+def _fast_refund_state(session: Session, shop_id: int) -> tuple[bool, bool]:
+    """(opted in: confirmed once, enabled now)."""
+    s = session.get(RefundSettings, shop_id, populate_existing=True)
+    opted_in = bool(s and s.confirmed_at)
+    return opted_in, bool(opted_in and s.enabled)
+
+
+def buyer_offer(session: Session, order: Order, now: datetime) -> rules.BuyerOffer:
+    """What the buyer's order page offers; `apply` decides again under the locks (R23)."""
+    opted_in, enabled = _fast_refund_state(session, order.shop_id)
+    return rules.buyer_offer(opted_in=opted_in, enabled=enabled, in_window=rules.within_window(order.paid_at, now),
+                             order_closed=order.status == OrderStatus.CLOSED,
+                             refundable_fen=order.paid_fen - (order.refunded_fen or 0),
+                             has_open_case=open_case_of(session, order.id) is not None)
 
 
 def _event(session: Session, case: AfterSalesCase, kind: str, now: datetime, detail: str = "") -> None:
@@ -120,8 +144,13 @@ def _event(session: Session, case: AfterSalesCase, kind: str, now: datetime, det
     session.flush()
 
 
-def _pay_refund(session: Session, funds, case: AfterSalesCase, amount_fen: int, now: datetime, actor=None) -> None:
-    """R13: from the funds account as far as it goes; the platform advances the rest as arrears."""
+def _pay_refund(session: Session, funds, order: Order, case: AfterSalesCase, amount_fen: int, now: datetime,
+                actor=None) -> None:
+    """R13: from the funds account as far as it goes; the platform advances the rest as arrears.
+    R24: in the same transaction, under the order row lock, the order's refunded total grows and a
+    full refund closes the order; the case never says refunded without this money having moved."""
+    if not rules.refund_fits(paid_fen=order.paid_fen, refunded_fen=order.refunded_fen, amount_fen=amount_fen):
+        raise ApplicationRefused([rules.ApplyRefusal.NOTHING_LEFT], {})
     funding = rules.fund(amount_fen, funds.available_fen)
     if funding.from_funds_fen:
         ledger.post(session, funds, Movement.REFUND, funding.from_funds_fen, now, case_id=case.id,
@@ -137,6 +166,17 @@ def _pay_refund(session: Session, funds, case: AfterSalesCase, amount_fen: int, 
     _event(session, case, "refunded", now)
     audit.record(session, shop_id=case.shop_id, actor=actor, action="refund.paid", target_type="case", target_id=case.id,
                  now=now, after={"amount_fen": amount_fen, "advanced_fen": funding.advanced_fen})
+    inbox.tell_buyer_case(session, case, now)  # R25: refunded automatically or approved; the buyer is told
+    order.refunded_fen += amount_fen
+    if rules.refund_state(paid_fen=order.paid_fen, refunded_fen=order.refunded_fen) == rules.RefundState.FULL \
+            and order.status != OrderStatus.CLOSED:
+        before = order.status
+        check_transition(ORDER_TRANSITIONS, OrderStatus(order.status), OrderStatus.CLOSED)
+        order.status = OrderStatus.CLOSED  # 交易关闭: nothing left to ship
+        _event(session, case, "order_closed", now)
+        audit.record(session, shop_id=order.shop_id, actor=actor, action="order.refunded_closed", target_type="order",
+                     target_id=order.id, now=now, before={"status": before},
+                     after={"status": OrderStatus.CLOSED.value, "refunded_fen": order.refunded_fen})
 
 
 @dataclass(frozen=True)
@@ -147,9 +187,11 @@ class Applied:
 
 def apply(session: Session, buyer: Buyer, order_no: str, *, kind: str, goods_intact: bool | None, now: datetime,
           ip: str | None = None) -> Applied:
-    """The buyer applies for a fast refund (R12). Accepted and refunded at once when the shop
-    supports it and the goods are intact (R13); otherwise it waits in the merchant's review
-    queue (R14). A repeated submit returns the open (or just refunded) application."""
+    """The buyer applies for a refund. Every buyer can (R23): it is a fast refund, accepted and
+    refunded at once (R13), only when the shop has fast refund on, the order is within its 7 days
+    (R12) and, for a return, the goods are intact (R14); otherwise it waits in the merchant's
+    review queue and no money moves. This function decides, never the form. One open application
+    per order: a repeated submit returns the open (or just refunded) application."""
     if kind not in (CaseKind.REFUND_ONLY, CaseKind.RETURN_AND_REFUND):
         raise ValueError("unknown kind")
     if kind == CaseKind.REFUND_ONLY:
@@ -160,28 +202,28 @@ def apply(session: Session, buyer: Buyer, order_no: str, *, kind: str, goods_int
     with write_transaction(session):
         funds = ledger.lock_funds(session, head.shop_id, now)  # 1. funds account
         order = lock(session, Order, Order.id == head.id)  # 2. order
-        open_case = session.scalar(select(AfterSalesCase).where(
-            AfterSalesCase.order_id == order.id, AfterSalesCase.status == CaseStatus.AWAITING_MERCHANT)
-            .order_by(AfterSalesCase.id.desc()))
+        open_case = open_case_of(session, order.id)
         if open_case is not None:
             return Applied(open_case, created=False)
-        refundable = order.paid_fen - refunded_so_far(session, order.id)
-        refusals = rules.apply_refusals(now=now, paid_at=order.paid_at, order_closed=order.status == "closed",
+        refundable = order.paid_fen - order.refunded_fen
+        refusals = rules.apply_refusals(now=now, paid_at=order.paid_at, order_closed=order.status == OrderStatus.CLOSED,
                                         refundable_fen=refundable, kind=kind, goods_intact=goods_intact)
         if refusals == [rules.ApplyRefusal.NOTHING_LEFT]:
             latest = session.scalar(select(AfterSalesCase).where(
-                AfterSalesCase.order_id == order.id, AfterSalesCase.fast.is_(True), AfterSalesCase.buyer_id == buyer.id,
+                AfterSalesCase.order_id == order.id, AfterSalesCase.buyer_id == buyer.id,
                 AfterSalesCase.status == CaseStatus.REFUNDED).order_by(AfterSalesCase.id.desc()))
             if latest is not None:
                 return Applied(latest, created=False)  # a double submit: show the refund that was made
         if refusals:
             raise ApplicationRefused(refusals, {"paid_at": order.paid_at})
-        route, why = rules.route(shop_enabled=fast_refund_active(session, order.shop_id), kind=kind,
-                                 goods_intact=goods_intact)
+        opted_in, enabled = _fast_refund_state(session, order.shop_id)
+        route, why = rules.route(shop_enabled=enabled, opted_in=opted_in, kind=kind, goods_intact=goods_intact,
+                                 in_window=rules.within_window(order.paid_at, now))
+        fast = route == rules.Route.AUTOMATIC
         case = AfterSalesCase(
             shop_id=order.shop_id, order_id=order.id, buyer_id=buyer.id, kind=kind, requested_fen=refundable,
-            reason="极速退款" if route == rules.Route.AUTOMATIC else "退款申请", status=CaseStatus.AWAITING_MERCHANT,
-            created_at=now, fast=True, goods_intact=goods_intact, review_why=why.value if why else None,
+            reason="极速退款" if fast else "退款申请", status=CaseStatus.AWAITING_MERCHANT,
+            created_at=now, fast=fast, goods_intact=goods_intact, review_why=why.value if why else None,
         )
         session.add(case)
         session.flush()
@@ -189,9 +231,9 @@ def apply(session: Session, buyer: Buyer, order_no: str, *, kind: str, goods_int
         audit.record(session, shop_id=order.shop_id, actor=buyer, action="refund.apply", target_type="case",
                      target_id=case.id, now=now, ip=ip, after={"kind": kind, "goods_intact": goods_intact,
                                                               "amount_fen": refundable, "route": route.value})
-        if route == rules.Route.AUTOMATIC:
+        if fast:
             _event(session, case, "auto_approved", now)
-            _pay_refund(session, funds, case, refundable, now)
+            _pay_refund(session, funds, order, case, refundable, now)
         else:
             _event(session, case, "to_review", now, why.value)
     return Applied(case, created=True)
@@ -217,14 +259,14 @@ def approve(session: Session, actor: MerchantAccount, case_id: int, now: datetim
     never more than the order's paid amount minus what was already refunded."""
     with write_transaction(session):
         funds, order, case = _lock_case(session, actor, case_id, now)
-        amount = min(case.requested_fen, order.paid_fen - refunded_so_far(session, order.id))
+        amount = min(case.requested_fen, order.paid_fen - order.refunded_fen)  # on the locked order row
         if amount <= 0:
             raise ApplicationRefused([rules.ApplyRefusal.NOTHING_LEFT], {})
         case.decided_by_id = actor.id
         _event(session, case, "approved", now)
         audit.record(session, shop_id=actor.shop_id, actor=actor, action="refund.approve", target_type="case",
                      target_id=case.id, now=now, ip=ip, after={"amount_fen": amount})
-        _pay_refund(session, funds, case, amount, now, actor=actor)
+        _pay_refund(session, funds, order, case, amount, now, actor=actor)
     return case
 
 
@@ -240,6 +282,7 @@ def reject(session: Session, actor: MerchantAccount, case_id: int, reason: str, 
         _event(session, case, "rejected", now, reason)
         audit.record(session, shop_id=actor.shop_id, actor=actor, action="refund.reject", target_type="case",
                      target_id=case.id, now=now, ip=ip, after={"reason": reason})
+        inbox.tell_buyer_case(session, case, now)  # R25: rejected, with the reason; the buyer is told
     return case
 
 

@@ -123,6 +123,22 @@ def set_active(session: Session, actor: MerchantAccount, account_id: int, active
     return account
 
 
+def set_approver(session: Session, actor: MerchantAccount, account_id: int, approver: bool, now: datetime,
+                 ip: str | None = None) -> MerchantAccount:
+    """R20: the main account lets a sub-account approve others' payouts (or stops it)."""
+    account = _account(session, actor, account_id)
+    if account.role != Role.STAFF:
+        raise NotInShop(account_id)
+    with write_transaction(session):
+        account = lock(session, MerchantAccount, MerchantAccount.id == account_id)
+        before = account.is_approver
+        account.is_approver = approver
+        if before != approver:
+            audit.record(session, shop_id=actor.shop_id, actor=actor, action="staff.approver", target_type="account",
+                         target_id=account.id, now=now, ip=ip, before={"approver": before}, after={"approver": approver})
+    return account
+
+
 @dataclass(frozen=True)
 class QuotaSaved:
     quota: PayoutQuota

@@ -39,15 +39,68 @@ def failure_text(code: str | None) -> str:
     return gettext(FAILURE_REASONS[code]) if code in FAILURE_REASONS else code
 
 
+# Messages to a buyer (R25): what happened, in the buyer's words, and what they can do.
+BUYER_MESSAGE_TITLES = {
+    "payout_received": N_("Payout received"),
+    "payout_failed": N_("A payout to you did not arrive"),
+    "refund_auto": N_("Fast refund: refunded"),
+    "refund_approved": N_("Refund approved and paid"),
+    "refund_rejected": N_("Refund application rejected"),
+}
+
+# What the buyer can do about a failed payout, by the channel's failure code.
+BUYER_FAILURE_ADVICE = {
+    "buyer_wallet_frozen": N_("Your wallet is frozen: unfreeze it, then ask the shop to pay again."),
+}
+BUYER_FAILURE_ADVICE_OTHER = N_("Nothing reached your wallet. If you still expect this money, ask the shop to pay again.")
+
+
+def buyer_message_title(message) -> str:
+    return gettext(BUYER_MESSAGE_TITLES[message.kind]) if message.kind in BUYER_MESSAGE_TITLES else message.kind
+
+
+def buyer_message_body(message) -> str:
+    import json
+
+    p = json.loads(message.params or "{}")
+    amount = money.format_fen(int(p.get("amount_fen") or 0))
+    shop, order_no = p.get("shop", ""), p.get("order_no", "")
+    if message.kind == "payout_received":
+        return gettext("%(shop)s paid you %(amount)s for order %(order_no)s. It has arrived in your wallet.",
+                       shop=shop, amount=amount, order_no=order_no)
+    if message.kind == "payout_failed":
+        advice = BUYER_FAILURE_ADVICE.get(p.get("reason") or "", BUYER_FAILURE_ADVICE_OTHER)
+        return gettext("The payout of %(amount)s from %(shop)s for order %(order_no)s did not arrive. %(advice)s",
+                       shop=shop, amount=amount, order_no=order_no, advice=gettext(advice))
+    if message.kind == "refund_auto":
+        return gettext("Your fast refund for order %(order_no)s at %(shop)s was approved automatically: %(amount)s is refunded.",
+                       shop=shop, amount=amount, order_no=order_no)
+    if message.kind == "refund_approved":
+        return gettext("%(shop)s approved your refund for order %(order_no)s: %(amount)s is refunded.",
+                       shop=shop, amount=amount, order_no=order_no)
+    if message.kind == "refund_rejected":
+        return gettext("%(shop)s rejected your refund application for order %(order_no)s. Reason: %(reason)s",
+                       shop=shop, order_no=order_no, reason=p.get("reason", ""))
+    return ""
+
+
 def message_title(message) -> str:
+    if getattr(message, "buyer_id", None) is not None:
+        return buyer_message_title(message)
     if message.kind == "payout_failed":
         return gettext("Small payout failed")
+    if message.kind == "payout_awaiting_approval":
+        return gettext("A payout awaits approval")
+    if message.kind == "payout_cancelled":
+        return gettext("Small payout cancelled")
     return message.kind
 
 
 def message_body(message) -> str:
     import json
 
+    if getattr(message, "buyer_id", None) is not None:
+        return buyer_message_body(message)
     params = json.loads(message.params or "{}")
     if message.kind == "payout_failed":
         return gettext(
@@ -55,7 +108,30 @@ def message_body(message) -> str:
             amount=money.format_fen(int(params.get("amount_fen", 0))), order_no=params.get("order_no", ""),
             reason=failure_text(params.get("reason")),
         )
+    amount, order_no = money.format_fen(int(params.get("amount_fen", 0))), params.get("order_no", "")
+    if message.kind == "payout_awaiting_approval":
+        return gettext("A payout of %(amount)s for order %(order_no)s is at or above the approval threshold and "
+                       "waits for the main account or an approver.", amount=amount, order_no=order_no)
+    if message.kind == "payout_cancelled":
+        text = gettext("The payout of %(amount)s for order %(order_no)s was cancelled: %(reason)s",
+                       amount=amount, order_no=order_no, reason=cancel_text(params.get("reason")))
+        note = params.get("note")
+        return text + (" " + gettext("Note: %(note)s", note=note) if note else "")
     return ""
+
+
+def cancel_text(code: str | None) -> str:
+    from ..domain.payout_controls import CANCEL_REASON_LABELS
+
+    return gettext(CANCEL_REASON_LABELS[code]) if code in CANCEL_REASON_LABELS else (code or "")
+
+
+DECISION_REFUSED = {
+    "not_allowed": N_("Only the main account or an approver can decide this payout."),
+    "own_request": N_("You started this payout, so someone else must approve it: the main account or another approver."),
+    "already_decided": N_("This payout has already been decided or withdrawn."),
+    "already_sent": N_("This payout has already been sent to the payment channel and can no longer be withdrawn."),
+}
 
 
 ACTION_LABELS = {
@@ -63,6 +139,12 @@ ACTION_LABELS = {
     "payout.continue": N_("Continue payout pressed"),
     "payout.succeeded": N_("Payout succeeded"),
     "payout.failed": N_("Payout failed"),
+    "payout.approve": N_("Payout approved"),
+    "payout.rejected": N_("Payout rejected"),
+    "payout.withdrawn": N_("Payout withdrawn"),
+    "payout.approval_expired": N_("Payout approval expired"),
+    "settings.payout_controls": N_("Payout controls changed"),
+    "staff.approver": N_("Approver changed"),
     "funds.topup": N_("Funds topped up"),
     "staff.create": N_("Sub-account created"),
     "staff.disable": N_("Sub-account disabled"),
@@ -75,6 +157,9 @@ ACTION_LABELS = {
     "refund.approve": N_("Refund approved"),
     "refund.reject": N_("Refund rejected"),
     "refund.paid": N_("Refund paid"),
+    "refund.repaired": N_("Refund record corrected: refund paid"),
+    "refund.repaired_closed": N_("Refund record corrected: case closed"),
+    "order.refunded_closed": N_("Order closed: refunded in full"),
     "settings.fast_refund_confirm": N_("Fast refund confirmed with its refund note"),
     "settings.fast_refund_on": N_("Fast refund turned on"),
     "settings.fast_refund_off": N_("Fast refund turned off"),
@@ -160,11 +245,16 @@ TIMELINE_LABELS = {
     "approved": N_("Approved by the shop"),
     "refunded": N_("Refunded"),
     "rejected": N_("Rejected by the shop"),
+    "order_closed": N_("Refunded in full: the order is closed"),
+    "repaired_refunded": N_("Refund paid (record corrected)"),
+    "repaired_closed": N_("Closed: no money had moved (record corrected)"),
 }
 
 REVIEW_WHY = {
     "goods_not_intact": N_("The goods are not intact, so the shop reviews the return."),
     "shop_not_opted_in": N_("This shop does not offer fast refund right now, so the shop reviews it."),
+    "fast_refund_off": N_("The shop has switched fast refund off, so the shop reviews your application."),
+    "outside_window": N_("More than 7 days have passed since payment, so fast refund no longer applies; the shop reviews your application."),
 }
 
 

@@ -46,19 +46,17 @@ def _payouts(order):
 
 
 def _refund_offer(order) -> dict:
-    """R12: the apply button shows while the order is in its 7-day window and the shop offers
-    fast refund. The server checks again on submit."""
-    now = clock.now()
-    active = refunds.fast_refund_active(db.session, order.shop_id)
-    in_window = refund_rules.within_window(order.paid_at, now)
-    open_case = db.session.scalar(select(AfterSalesCase).where(
+    """R12/R23: every buyer can ask for a refund; the page says whether it is a fast refund or
+    goes to the shop's review, and why. The service decides again on submit."""
+    offer = refunds.buyer_offer(db.session, order, clock.now())
+    latest = db.session.scalar(select(AfterSalesCase).where(
         AfterSalesCase.order_id == order.id, AfterSalesCase.buyer_id == current_user.id)
         .order_by(AfterSalesCase.id.desc()))
-    left = order.paid_fen - refunds.refunded_so_far(db.session, order.id)
-    can_apply = active and in_window and order.status != "closed" and left > 0 and not (
-        open_case is not None and open_case.status == "awaiting_merchant")
-    return {"can_apply": can_apply, "window_closes": refund_rules.window_closes_at(order.paid_at),
-            "latest_case": open_case, "refundable_fen": left}
+    return {"offer": offer.offer.value, "offer_why": offer.why.value if offer.why else None,
+            "offer_refusal": apply_refusal_text(offer.refusal, {}) if offer.refusal else None,
+            "can_apply": offer.offer in (refund_rules.Offer.FAST, refund_rules.Offer.REVIEW),
+            "window_closes": refund_rules.window_closes_at(order.paid_at),
+            "latest_case": latest, "refundable_fen": max(0, order.paid_fen - order.refunded_fen)}
 
 
 def _own_order_or_404(order_no: str):

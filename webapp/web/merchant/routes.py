@@ -10,7 +10,7 @@ from ...domain.money import format_fen
 from ...extensions import db
 from ...services import refunds
 
-from ...domain.states import CASE_STATUS_LABELS, ORDER_STATUS_LABELS
+from ...domain.states import CASE_STATUS_LABELS, ORDER_REFUND_FILTERS, ORDER_STATUS_LABELS
 from ...services import queries
 from ..access import current_shop_id, requires
 from ..htmx import page_or_fragment
@@ -23,7 +23,7 @@ bp = Blueprint("merchant", __name__)
 def orders():
     q = queries.normalize_order_no(request.args.get("q"))
     status = request.args.get("status", "")
-    if status not in ORDER_STATUS_LABELS:
+    if status not in ORDER_STATUS_LABELS and status not in ORDER_REFUND_FILTERS:
         status = ""
     page = queries.shop_orders(
         current_shop_id(), q=q, status=status, cursor=request.args.get("cursor"),
@@ -69,7 +69,7 @@ def case_detail(case_id: int):
 def _case_page(case, errors: list[str] | None = None, reason: str = "", status: int = 200):
     from ..payouts.routes import flow_context
 
-    refundable = min(case.requested_fen, case.order.paid_fen - refunds.refunded_so_far(db.session, case.order_id))
+    refundable = max(0, min(case.requested_fen, case.order.paid_fen - case.order.refunded_fen))
     return render_template("merchant/case_detail.html", case=case, events=refunds.timeline(db.session, case.id),
                            refundable_fen=refundable,
                            decide_errors=errors or [], reject_reason=reason, **flow_context(case.order)), status

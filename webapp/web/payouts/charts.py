@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from datetime import date
 
 # Stack order, bottom to top, with the CSS class that colours each status.
-STACK = (("succeeded", "bar-ok"), ("processing", "bar-busy"), ("pending", "bar-wait"), ("failed", "bar-bad"))
+STACK = (("succeeded", "bar-ok"), ("processing", "bar-busy"), ("pending", "bar-wait"), ("awaiting_approval", "bar-wait"),
+         ("failed", "bar-bad"), ("cancelled", "bar-off"))
 
 
 @dataclass(frozen=True)

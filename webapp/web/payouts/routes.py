@@ -30,7 +30,7 @@ from ...services import staff as staff_svc
 from ..params import date_arg, int_arg
 from ..access import background, current_shop_id, requires
 from ..htmx import is_htmx
-from ..messages import failure_text, refusal_text
+from ..messages import DECISION_REFUSED, cancel_text, failure_text, refusal_text
 from . import charts
 from .forms import PayoutForm
 
@@ -261,6 +261,102 @@ def continue_(payout_id: int):
                     code=303)
 
 
+# --- undo window, approval (R20, R21) ------------------------------------------------------------
+
+def _decided(payout_id: int, error: str | None, back: str):
+    """After a withdraw/approve/reject: htmx gets the updated row (with the refusal in place),
+    everyone else a 303 back (the refusal flashed)."""
+    payout = _payout_or_404(payout_id)
+    if is_htmx():
+        template = "payouts/_approval_row.html" if back == "approvals" else "payouts/_row.html"
+        resp = Response(render_template(template, p=payout, compact=request.args.get("compact") == "1", error=error),
+                        status=409 if error else 200)
+        resp.headers["HX-Trigger"] = "payout-settled, approvals-changed"
+        return resp
+    if error:
+        flash(error, "error")
+    if back == "approvals":
+        return redirect(url_for("payouts.approvals"), code=303)
+    return redirect(url_for("merchant.order_detail", order_no=payout.order.order_no, _anchor=f"payout-{payout.id}"),
+                    code=303)
+
+
+def _decide(payout_id: int, action, back: str):
+    _payout_or_404(payout_id)
+    try:
+        action()
+    except svc.DecisionRefused as exc:
+        if exc.code == "not_allowed":
+            abort(403)
+        return _decided(payout_id, _(DECISION_REFUSED[exc.code]), back)
+    return _decided(payout_id, None, back)
+
+
+@bp.route("/payouts/<id:payout_id>/withdraw", methods=["POST"])
+@requires("payouts.create")
+def withdraw(payout_id: int):
+    """撤回 (R20, R21): before it is sent, the requester or the main account takes it back."""
+    return _decide(payout_id, lambda: svc.withdraw(db.session, current_user, payout_id, clock.now(),
+                                                   ip=request.remote_addr), request.args.get("back", "row"))
+
+
+@bp.route("/payouts/<id:payout_id>/approve", methods=["POST"])
+@requires("payouts.approve")
+def approve(payout_id: int):
+    return _decide(payout_id, lambda: svc.approve(db.session, current_user, payout_id, clock.now(),
+                                                  ip=request.remote_addr), "approvals")
+
+
+@bp.route("/payouts/<id:payout_id>/reject", methods=["POST"])
+@requires("payouts.approve")
+def reject(payout_id: int):
+    note = (request.form.get("note") or "").strip()[:200]
+    return _decide(payout_id, lambda: svc.reject(db.session, current_user, payout_id, note, clock.now(),
+                                                 ip=request.remote_addr), "approvals")
+
+
+@bp.route("/payouts/approvals")
+@requires("payouts.view")
+def approvals():
+    """R20: payouts waiting for approval, oldest first; decide buttons for who may decide."""
+    return render_template("payouts/approvals.html", payouts=svc.awaiting_approval(db.session, current_shop_id()))
+
+
+@bp.route("/payouts/approvals/count")
+@background
+@requires("payouts.view")
+def approvals_count():
+    """The navigation badge, refreshed by htmx on a timer and when a decision is made."""
+    return render_template("payouts/_approvals_badge.html",
+                           n=svc.awaiting_approval_count(db.session, current_shop_id()))
+
+
+@bp.app_template_global()
+def may_withdraw(p: Payout) -> bool:
+    from ...domain.payout_controls import may_withdraw as rule
+
+    return bool(getattr(current_user, "shop_id", None) == p.shop_id and rule(
+        actor_id=current_user.id, actor_is_main=current_user.is_main, requester_id=p.started_by_id, status=p.status,
+        ever_sent=p.channel_not_after is not None))
+
+
+@bp.app_template_global()
+def may_decide(p: Payout) -> bool:
+    from ...domain.payout_controls import may_decide as rule
+
+    return bool(getattr(current_user, "shop_id", None) == p.shop_id and rule(
+        actor_id=current_user.id, actor_is_main=current_user.is_main,
+        actor_is_approver=getattr(current_user, "is_approver", False), requester_id=p.started_by_id))
+
+
+@bp.app_template_global()
+def sends_in_seconds(p: Payout) -> int:
+    """R21: seconds left of the undo window (0 once it may be sent)."""
+    if p.status != "pending" or p.next_attempt_at is None or p.channel_not_after is not None:
+        return 0
+    return max(0, int((p.next_attempt_at - clock.now()).total_seconds() + 0.999))
+
+
 # --- records (R5) --------------------------------------------------------------------------
 
 
@@ -296,7 +392,7 @@ def export_csv():
     f = _record_filter()
     shop_id = current_shop_id()
     headers = [_("Payout"), _("Order number"), _("Buyer"), _("Amount (yuan)"), _("Reason"), _("Note to the buyer"),
-               _("Started by"), _("Started at"), _("Status"), _("Failure reason"), _("Finished at")]
+               _("Started by"), _("Started at"), _("Status"), _("Why it failed or was cancelled"), _("Finished at")]
 
     def generate():
         buf = io.StringIO()
@@ -304,11 +400,12 @@ def export_csv():
         yield "\ufeff"
         writer.writerow(headers)
         for p in reports.export_rows(shop_id, f):
-            finished = p.succeeded_at or p.failed_at
+            finished = p.succeeded_at or p.failed_at or p.cancelled_at
             writer.writerow([
                 p.id, p.order.order_no, _csv_safe(p.order.buyer.display_name), money.fen_to_input(p.amount_fen),
                 _(REASON_LABELS.get(p.reason_code, p.reason_code)), _csv_safe(p.note), _csv_safe(p.started_by.display_name),
-                _local(p.created_at), _(PAYOUT_STATUS_LABELS[p.status]), _csv_safe(failure_text(p.failure_reason)),
+                _local(p.created_at), _(PAYOUT_STATUS_LABELS[p.status]),
+                _csv_safe(failure_text(p.failure_reason) or cancel_text(p.cancel_reason)),
                 _local(finished) if finished else "",
             ])
             yield buf.getvalue()

@@ -7,11 +7,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import clock
-from ...domain import N_, refund_rules
+from ...domain import N_, money, refund_rules
+from ...domain.payout_controls import MAX_UNDO_WINDOW_SECONDS, undo_window_ok
 from ...extensions import db
 from ...models import MerchantAccount, Shop
 from ...services import ledger
 from ...services import refunds as svc
+from ...services import shop_settings as svc_settings
 from ..access import current_shop_id, requires
 from ..htmx import page_or_fragment
 
@@ -93,3 +95,41 @@ def funds():
     account = ledger.funds_of(db.session, shop_id)
     page = ledger.entries(db.session, shop_id, request.args.get("cursor"), current_app.config["ORDERS_PAGE_SIZE"])
     return page_or_fragment("funds/index.html", "results", account=account, page=page)
+
+
+# --- payout controls (R20, R21) ---------------------------------------------------------------
+
+def _controls_page(values: dict, errors: dict[str, str] | None = None, status: int = 200):
+    return render_template("settings/payouts.html", values=values, errors=errors or {},
+                           max_window=MAX_UNDO_WINDOW_SECONDS), status
+
+
+@bp.route("/settings/payouts", methods=["GET", "POST"])
+@requires("settings.manage")
+def payout_controls():
+    """The undo window (R21) and the approval thresholds (R20). A rejected form keeps what was typed."""
+    shop = db.session.get(Shop, current_shop_id())
+    if request.method == "GET":
+        return _controls_page({
+            "undo_window_seconds": str(shop.undo_window_seconds),
+            "payout_approval": money.fen_to_input(shop.payout_approval_fen) if shop.payout_approval_fen else "",
+            "refund_approval": money.fen_to_input(shop.refund_approval_fen) if shop.refund_approval_fen else "",
+        })
+    values = {k: (request.form.get(k) or "").strip() for k in ("undo_window_seconds", "payout_approval", "refund_approval")}
+    errors: dict[str, str] = {}
+    window = values["undo_window_seconds"]
+    if not (window.isascii() and window.isdigit() and undo_window_ok(int(window))):
+        errors["undo_window_seconds"] = _("Enter whole seconds from 0 to %(max)s.", max=MAX_UNDO_WINDOW_SECONDS)
+    thresholds = {}
+    for key in ("payout_approval", "refund_approval"):
+        try:
+            thresholds[key] = money.parse_yuan(values[key]) if values[key] else None
+        except money.MoneyError as exc:
+            errors[key] = _(exc.message)
+    if errors:
+        return _controls_page(values, errors, 422)
+    svc_settings.update_payout_controls(
+        db.session, current_user, undo_window_seconds=int(window), payout_approval_fen=thresholds["payout_approval"],
+        refund_approval_fen=thresholds["refund_approval"], now=clock.now(), ip=request.remote_addr)
+    flash(_("Payout controls saved."), "success")
+    return redirect(url_for("settings.payout_controls"), code=303)

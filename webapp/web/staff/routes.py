@@ -150,6 +150,24 @@ def set_active(account_id: int):
     return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"), code=303)
 
 
+@bp.route("/staff/<id:account_id>/approver", methods=["POST"])
+@requires("staff.manage")
+def set_approver(account_id: int):
+    """R20: make a sub-account an approver of others' payouts, or stop it."""
+    _row_or_404(account_id)
+    approver = request.form.get("approver") == "1"
+    try:
+        svc.set_approver(db.session, current_user, account_id, approver, clock.now(), ip=request.remote_addr)
+    except svc.NotInShop:
+        abort(404)
+    r = _row_or_404(account_id)
+    if is_htmx():
+        return render_template("staff/_row.html", r=r)
+    flash(_("%(name)s can now approve payouts.", name=r.account.display_name) if approver
+          else _("%(name)s no longer approves payouts.", name=r.account.display_name), "success")
+    return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"), code=303)
+
+
 @bp.route("/staff/<id:account_id>/password", methods=["GET", "POST"])
 @requires("staff.manage")
 def reset_password(account_id: int):
