@@ -138,11 +138,15 @@ class Factory:
         kw.setdefault("status", "paid")
         return self._save(Order(shop_id=shop.id, buyer_id=buyer.id, **kw))
 
-    def quota(self, account, per_payout_fen, daily_fen, enabled=True):
+    def quota(self, account, per_payout_fen, daily_fen, enabled=True, refunds=None):
+        """R7 payout limits; `refunds=(per_refund_fen, daily_fen)` also lets it decide refunds (R22)."""
         from webapp.models import PayoutQuota
 
+        per_refund, refund_daily = refunds or (None, None)
         return self._save(PayoutQuota(account_id=account.id, shop_id=account.shop_id, enabled=enabled,
-                                      per_payout_fen=per_payout_fen, daily_fen=daily_fen, updated_at=self.now))
+                                      per_payout_fen=per_payout_fen, daily_fen=daily_fen, updated_at=self.now,
+                                      refund_enabled=refunds is not None, per_refund_fen=per_refund,
+                                      refund_daily_fen=refund_daily))
 
     def funds(self, shop, fen):
         from webapp.services import ledger
@@ -191,7 +195,8 @@ def page_token(client, path: str = "/") -> str:
     return csrf_from(html)
 
 
-def payout_world(make, db, *, paid_fen=10_000, funds_fen=1_000_000, quota=(5_000, 20_000), cap_fen=None):
+def payout_world(make, db, *, paid_fen=10_000, funds_fen=1_000_000, quota=(5_000, 20_000), cap_fen=None,
+                 refund_quota=None):
     """A shop with funds, a main and a staff account (with quota), a buyer and an order."""
     class W:
         pass
@@ -203,7 +208,7 @@ def payout_world(make, db, *, paid_fen=10_000, funds_fen=1_000_000, quota=(5_000
     w.buyer = make.buyer()
     w.order = make.order(w.shop, w.buyer, paid_fen=paid_fen)
     if quota:
-        make.quota(w.staff, *quota)
+        make.quota(w.staff, *quota, refunds=refund_quota)
     if funds_fen:
         make.funds(w.shop, funds_fen)
     return w

@@ -1,4 +1,4 @@
-"""payout controls: undo window, approval (R20, R21)
+"""payout controls: undo window, approval, refund limits for sub-accounts (R20, R21, R22)
 
 Revision ID: 0005_payout_controls
 Revises: 0004_channel_fencing
@@ -30,6 +30,17 @@ def upgrade():
         batch_op.create_check_constraint('refund_approval_positive', 'refund_approval_fen IS NULL OR refund_approval_fen > 0')
     with op.batch_alter_table('merchant_account', schema=None) as batch_op:
         batch_op.add_column(sa.Column('is_approver', sa.Boolean(), nullable=False, server_default=sa.false()))
+    with op.batch_alter_table('payout_quota', schema=None) as batch_op:  # R22
+        batch_op.add_column(sa.Column('refund_enabled', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column('per_refund_fen', FEN, nullable=True))
+        batch_op.add_column(sa.Column('refund_daily_fen', FEN, nullable=True))
+        batch_op.create_check_constraint('per_refund_positive', 'per_refund_fen IS NULL OR per_refund_fen > 0')
+        batch_op.create_check_constraint('refund_daily_positive', 'refund_daily_fen IS NULL OR refund_daily_fen > 0')
+        batch_op.create_check_constraint(
+            'per_refund_within_daily', 'per_refund_fen IS NULL OR refund_daily_fen IS NULL OR per_refund_fen <= refund_daily_fen')
+    with op.batch_alter_table('account_day_usage', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('refunded_fen', FEN, nullable=False, server_default='0'))
+        batch_op.create_check_constraint('refunded_not_negative', 'refunded_fen >= 0')
     with op.batch_alter_table('payout', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cancelled_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('cancel_reason', sa.String(length=32), nullable=True))
@@ -59,6 +70,16 @@ def downgrade():
         batch_op.drop_column('decided_by_id')
         batch_op.drop_column('cancel_reason')
         batch_op.drop_column('cancelled_at')
+    with op.batch_alter_table('account_day_usage', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_account_day_usage_refunded_not_negative'), type_='check')
+        batch_op.drop_column('refunded_fen')
+    with op.batch_alter_table('payout_quota', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_payout_quota_per_refund_within_daily'), type_='check')
+        batch_op.drop_constraint(op.f('ck_payout_quota_refund_daily_positive'), type_='check')
+        batch_op.drop_constraint(op.f('ck_payout_quota_per_refund_positive'), type_='check')
+        batch_op.drop_column('refund_daily_fen')
+        batch_op.drop_column('per_refund_fen')
+        batch_op.drop_column('refund_enabled')
     with op.batch_alter_table('merchant_account', schema=None) as batch_op:
         batch_op.drop_column('is_approver')
     with op.batch_alter_table('shop', schema=None) as batch_op:

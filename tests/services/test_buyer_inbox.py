@@ -79,7 +79,7 @@ def test_r25_notify_buyer_is_idempotent_inside_the_callers_transaction(db, make,
 
 @pytest.fixture
 def rw(make, db, clock):
-    w = payout_world(make, db, paid_fen=3_000, funds_fen=10_000)
+    w = payout_world(make, db, paid_fen=3_000, funds_fen=10_000, refund_quota=(100_000, 1_000_000))
     refunds.confirm_settings(db.session, w.main, "7天内未发货可极速退款，退款原路返回。", clock.now())
     return w
 

@@ -19,7 +19,7 @@ pytestmark = both_backends
 @pytest.fixture
 def rw(make, db, clock):
     """A certified shop with fast refund confirmed, ¥100 in funds, and a ¥30 order paid an hour ago."""
-    w = payout_world(make, db, paid_fen=3_000, funds_fen=10_000)
+    w = payout_world(make, db, paid_fen=3_000, funds_fen=10_000, refund_quota=(100_000, 1_000_000))
     refunds.confirm_settings(db.session, w.main, "7天内未发货可极速退款，退款原路返回。", clock.now())
     return w
 

@@ -12,7 +12,7 @@ from webapp.services import refunds
 
 @pytest.fixture
 def rw(make, db):
-    return payout_world(make, db, paid_fen=3_000, funds_fen=10_000)
+    return payout_world(make, db, paid_fen=3_000, funds_fen=10_000, refund_quota=(100_000, 1_000_000))
 
 
 def en(client):

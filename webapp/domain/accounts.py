@@ -24,6 +24,9 @@ MESSAGES = {
     "per_over_daily": N_("The per-payout limit cannot be above the daily limit."),
     "daily_over_cap": N_("The daily limit cannot be above the shop's daily maximum of %(cap)s."),
     "limits_required": N_("Set both limits to enable payouts for this account."),
+    "refund_limit_positive": N_("Enter an amount above ¥0.00, or leave it empty."),
+    "refund_per_over_daily": N_("The per-refund limit cannot be above the daily refund limit."),
+    "refund_limits_required": N_("Set both refund limits to let this account decide refunds."),
 }
 
 
@@ -52,17 +55,20 @@ def password_problems(password: str, login: str = "") -> list[str]:
 
 
 def quota_problems(*, enabled: bool, per_payout_fen: int | None, daily_fen: int | None,
-                   shop_cap_fen: int) -> dict[str, list[str]]:
-    """R7: limits are positive, per-payout <= daily, daily <= the shop's daily cap; enabling
-    payouts needs both limits. Returns field -> problem codes (empty dict: valid)."""
+                   shop_cap_fen: int | None, fields: tuple[str, str, str] = ("enabled", "per_payout", "daily"),
+                   prefix: str = "") -> dict[str, list[str]]:
+    """R7 (and R22, the same shape for refunds, with its own `fields` and no cap): limits are
+    positive, per-item <= daily, daily <= the shop's daily cap; enabling needs both limits.
+    Returns field -> problem codes (empty dict: valid)."""
+    enabled_field, per_field, daily_field = fields
     out: dict[str, list[str]] = {}
-    for field, value in (("per_payout", per_payout_fen), ("daily", daily_fen)):
+    for field, value in ((per_field, per_payout_fen), (daily_field, daily_fen)):
         if value is not None and value <= 0:
-            out.setdefault(field, []).append("limit_positive")
+            out.setdefault(field, []).append(prefix + "limit_positive")
     if (per_payout_fen or 0) > 0 and (daily_fen or 0) > 0 and per_payout_fen > daily_fen:
-        out.setdefault("per_payout", []).append("per_over_daily")
-    if daily_fen and daily_fen > shop_cap_fen:
-        out.setdefault("daily", []).append("daily_over_cap")
+        out.setdefault(per_field, []).append(prefix + "per_over_daily")
+    if daily_fen and shop_cap_fen is not None and daily_fen > shop_cap_fen:
+        out.setdefault(daily_field, []).append("daily_over_cap")
     if enabled and (per_payout_fen is None or daily_fen is None):
-        out.setdefault("enabled", []).append("limits_required")
+        out.setdefault(enabled_field, []).append(prefix + "limits_required")
     return out

@@ -36,12 +36,14 @@ def may_decide(*, actor_id: int, actor_is_main: bool, actor_is_approver: bool, r
     return actor_id != requester_id and (actor_is_main or actor_is_approver)
 
 
-def may_withdraw(*, actor_id: int, actor_is_main: bool, requester_id: int, status: str, ever_sent: bool) -> bool:
-    """R20/R21: the requester or the main account, while awaiting approval, or pending and no
-    request for it has ever left for the channel."""
+def may_withdraw(*, actor_id: int, actor_is_main: bool, requester_id: int, status: str, ever_sent: bool,
+                 approved: bool = False) -> bool:
+    """R20/R21: the requester or the main account, while it awaits approval, or while it is pending
+    and no request for it has ever left for the channel. An approved payout is decided: it goes
+    (an approval racing a withdrawal ends in exactly one of them)."""
     if not (actor_is_main or actor_id == requester_id):
         return False
-    return status == PayoutStatus.AWAITING_APPROVAL or (status == PayoutStatus.PENDING and not ever_sent)
+    return status == PayoutStatus.AWAITING_APPROVAL or (status == PayoutStatus.PENDING and not ever_sent and not approved)
 
 
 def send_after(created_at: datetime, undo_window_seconds: int) -> datetime:

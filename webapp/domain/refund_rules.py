@@ -171,3 +171,37 @@ def fund(amount_fen: int, available_fen: int) -> Funding:
 def recovery(topup_fen: int, arrears_fen: int) -> int:
     """R13: a top-up pays outstanding arrears first (追缴)."""
     return max(0, min(topup_fen, arrears_fen))
+
+
+class DecideRefusal(StrEnum):
+    """R22: why a sub-account may not decide this refund case; the main account can."""
+
+    NO_PERMISSION = "refund_no_permission"
+    OVER_PER_REFUND = "refund_over_per_refund"
+    OVER_DAILY = "refund_over_daily"
+    NEEDS_MAIN = "refund_needs_main"  # at or above the shop's refund approval threshold (R20)
+
+
+DECIDE_REFUSAL_MESSAGES = {
+    DecideRefusal.NO_PERMISSION: N_("Your main account has not allowed you to decide refunds. The main account can decide this case."),
+    DecideRefusal.OVER_PER_REFUND: N_("This refund of %(amount)s is above your per-refund limit of %(limit)s. The main account can decide it."),
+    DecideRefusal.OVER_DAILY: N_("This refund of %(amount)s would take you past your daily refund limit of %(limit)s (used today: %(used)s). The main account can decide it."),
+    DecideRefusal.NEEDS_MAIN: N_("Refunds of %(limit)s or more need the main account's approval. The main account can decide this case."),
+}
+
+
+def decide_refusal(*, actor_is_main: bool, enabled: bool, per_refund_fen: int | None, daily_fen: int | None,
+                   used_today_fen: int, amount_fen: int, approval_fen: int | None) -> tuple[DecideRefusal, int | None] | None:
+    """R22 (+ R20 for refunds): may a sub-account decide a refund case of `amount_fen`? None: yes;
+    else the first reason and the limit it hit. The main account always may."""
+    if actor_is_main:
+        return None
+    if not enabled or per_refund_fen is None or daily_fen is None:
+        return DecideRefusal.NO_PERMISSION, None
+    if approval_fen is not None and amount_fen >= approval_fen:
+        return DecideRefusal.NEEDS_MAIN, approval_fen
+    if amount_fen > per_refund_fen:
+        return DecideRefusal.OVER_PER_REFUND, per_refund_fen
+    if used_today_fen + amount_fen > daily_fen:
+        return DecideRefusal.OVER_DAILY, daily_fen
+    return None

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     CheckConstraint, Date, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -86,6 +87,10 @@ class PayoutQuota(db.Model):
         CheckConstraint(
             "per_payout_fen IS NULL OR daily_fen IS NULL OR per_payout_fen <= daily_fen", name="per_payout_within_daily"
         ),
+        CheckConstraint("per_refund_fen IS NULL OR per_refund_fen > 0", name="per_refund_positive"),
+        CheckConstraint("refund_daily_fen IS NULL OR refund_daily_fen > 0", name="refund_daily_positive"),
+        CheckConstraint("per_refund_fen IS NULL OR refund_daily_fen IS NULL OR per_refund_fen <= refund_daily_fen",
+                        name="per_refund_within_daily"),
     )
 
     account_id: Mapped[int] = mapped_column(ForeignKey("merchant_account.id"), primary_key=True)
@@ -93,6 +98,10 @@ class PayoutQuota(db.Model):
     enabled: Mapped[bool] = mapped_column(default=False)
     per_payout_fen: Mapped[int | None] = mapped_column(Fen, nullable=True)
     daily_fen: Mapped[int | None] = mapped_column(Fen, nullable=True)
+    # R22: whether, and up to what, this sub-account may decide refund cases (same shape as R7).
+    refund_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    per_refund_fen: Mapped[int | None] = mapped_column(Fen, nullable=True)
+    refund_daily_fen: Mapped[int | None] = mapped_column(Fen, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -111,9 +120,13 @@ class AccountDayUsage(db.Model):
     """Payouts committed per sub-account and shop-local day (R3.2)."""
 
     __tablename__ = "account_day_usage"
-    __table_args__ = (CheckConstraint("committed_fen >= 0", name="committed_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("committed_fen >= 0", name="committed_not_negative"),
+        CheckConstraint("refunded_fen >= 0", name="refunded_not_negative"),
+    )
 
     account_id: Mapped[int] = mapped_column(ForeignKey("merchant_account.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
     committed_fen: Mapped[int] = mapped_column(Fen, default=0)
+    refunded_fen: Mapped[int] = mapped_column(Fen, default=0, server_default="0")  # R22: refunds it approved

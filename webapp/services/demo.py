@@ -56,7 +56,9 @@ def seed_demo(now: datetime) -> SeedReport:
     for name, certified, setup, prefix in SHOPS:
         shop = db.session.scalar(select(Shop).where(Shop.name == name))
         if shop is None:
-            shop = Shop(name=name, certified=certified, setup_complete=setup, created_at=now - timedelta(days=90))
+            shop = Shop(name=name, certified=certified, setup_complete=setup, created_at=now - timedelta(days=90),
+                        # R20: the certified demo shop asks approval for sub-account payouts from ¥200.
+                        payout_approval_fen=20_000 if certified else None)
             db.session.add(shop)
             db.session.flush()
             created["shops"] += 1
@@ -135,10 +137,15 @@ def seed_demo(now: datetime) -> SeedReport:
     for shop in shops:
         staff = db.session.scalars(select(MerchantAccount).where(
             MerchantAccount.shop_id == shop.id, MerchantAccount.role == "staff").order_by(MerchantAccount.id)).all()
-        for account, (enabled, per, daily) in zip(staff, ((True, 20_000, 100_000), (False, None, None))):
+        # staff1: payouts ¥200 each / ¥1,000 a day, refunds ¥100 / ¥500 (R7, R22); staff2: no payouts, approves (R20).
+        for account, (enabled, per, daily, refunds) in zip(staff, ((True, 20_000, 100_000, (10_000, 50_000)),
+                                                                     (False, None, None, None))):
             if db.session.get(PayoutQuota, account.id) is None:
                 db.session.add(PayoutQuota(account_id=account.id, shop_id=shop.id, enabled=enabled,
-                                           per_payout_fen=per, daily_fen=daily, updated_at=now))
+                                           per_payout_fen=per, daily_fen=daily, updated_at=now,
+                                           refund_enabled=refunds is not None, per_refund_fen=(refunds or (None,))[0],
+                                           refund_daily_fen=(refunds or (None, None))[1]))
+                account.is_approver = not enabled and shop.payout_approval_fen is not None
     db.session.commit()
 
     _decide_demo_cases(to_decide, now)

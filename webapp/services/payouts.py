@@ -315,8 +315,10 @@ def withdraw(session: Session, actor: MerchantAccount, payout_id: int, now: date
         if not (actor.is_main or actor.id == payout.started_by_id):
             raise DecisionRefused("not_allowed")
         if not controls.may_withdraw(actor_id=actor.id, actor_is_main=actor.is_main, requester_id=payout.started_by_id,
-                                     status=payout.status, ever_sent=payout.channel_not_after is not None):
-            raise DecisionRefused("already_sent" if payout.status not in PAYOUT_FINAL else "already_decided")
+                                     status=payout.status, ever_sent=payout.channel_not_after is not None,
+                                     approved=payout.decided_by_id is not None):
+            sent = payout.status not in PAYOUT_FINAL and payout.decided_by_id is None
+            raise DecisionRefused("already_sent" if sent else "already_decided")
         _cancel_locked(session, funds, shop_usage, account_usage, payout, controls.CancelReason.WITHDRAWN, now, actor, ip)
     return payout
 

@@ -13,9 +13,12 @@ from ..db import write_transaction
 from ..domain import refund_rules as rules
 from ..domain.states import (CASE_TRANSITIONS, ORDER_TRANSITIONS, CaseKind, CaseStatus, OrderStatus,
                              check_transition)
-from ..models import AfterSalesCase, Buyer, CaseEvent, MerchantAccount, Movement, Order, RefundSettings, Shop
+from ..domain.calendar import shop_day
+from ..models import (
+    AccountDayUsage, AfterSalesCase, Buyer, CaseEvent, MerchantAccount, Movement, Order, PayoutQuota, RefundSettings, Shop,
+)
 from . import audit, inbox, ledger
-from .rows import lock
+from .rows import ensure_row, lock
 
 
 class RefundError(Exception):
@@ -241,27 +244,56 @@ def apply(session: Session, buyer: Buyer, order_no: str, *, kind: str, goods_int
 
 # --- the merchant's review (R14) ------------------------------------------------------------
 
+class DecisionRefused(RefundError):
+    """R22: this sub-account may not decide this case; the main account can."""
+
+    def __init__(self, code: rules.DecideRefusal, params: dict):
+        super().__init__(code)
+        self.code, self.params = code, params
+
+
 def _lock_case(session: Session, actor: MerchantAccount, case_id: int, now: datetime):
+    """Lock funds account -> the actor's day counter (a sub-account's refund limits, R22) ->
+    order -> case, the global lock order. Refuses a sub-account beyond its refund limits, checked
+    on the locked rows; returns the day counter so an approval can count against it."""
     head = session.execute(select(AfterSalesCase.order_id).where(
         AfterSalesCase.id == case_id, AfterSalesCase.shop_id == actor.shop_id)).first()
     if head is None:
         raise CaseNotFound(case_id)
     funds = ledger.lock_funds(session, actor.shop_id, now)
+    usage = None
+    if not actor.is_main:
+        day = shop_day(now)
+        ensure_row(session, AccountDayUsage, account_id=actor.id, day=day, shop_id=actor.shop_id, committed_fen=0,
+                   refunded_fen=0)
+        usage = lock(session, AccountDayUsage, AccountDayUsage.account_id == actor.id, AccountDayUsage.day == day)
     order = lock(session, Order, Order.id == head.order_id)
     case = lock(session, AfterSalesCase, AfterSalesCase.id == case_id)
     if case.status != CaseStatus.AWAITING_MERCHANT:
         raise CaseClosed(case_id)
-    return funds, order, case
+    amount = min(case.requested_fen, order.paid_fen - order.refunded_fen)
+    quota = None if actor.is_main else session.get(PayoutQuota, actor.id, populate_existing=True)
+    shop = session.get(Shop, actor.shop_id)
+    refusal = rules.decide_refusal(
+        actor_is_main=actor.is_main, enabled=bool(quota and quota.refund_enabled),
+        per_refund_fen=quota.per_refund_fen if quota else None, daily_fen=quota.refund_daily_fen if quota else None,
+        used_today_fen=usage.refunded_fen if usage else 0, amount_fen=amount, approval_fen=shop.refund_approval_fen)
+    if refusal:
+        code, limit = refusal
+        raise DecisionRefused(code, {"amount": amount, "limit": limit, "used": usage.refunded_fen if usage else 0})
+    return funds, usage, order, case
 
 
 def approve(session: Session, actor: MerchantAccount, case_id: int, now: datetime, ip: str | None = None) -> AfterSalesCase:
     """Refund through the same ledger (with the platform's advance if the funds fall short),
     never more than the order's paid amount minus what was already refunded."""
     with write_transaction(session):
-        funds, order, case = _lock_case(session, actor, case_id, now)
+        funds, usage, order, case = _lock_case(session, actor, case_id, now)
         amount = min(case.requested_fen, order.paid_fen - order.refunded_fen)  # on the locked order row
         if amount <= 0:
             raise ApplicationRefused([rules.ApplyRefusal.NOTHING_LEFT], {})
+        if usage is not None:
+            usage.refunded_fen += amount  # R22: counts against the sub-account's daily refund limit
         case.decided_by_id = actor.id
         _event(session, case, "approved", now)
         audit.record(session, shop_id=actor.shop_id, actor=actor, action="refund.approve", target_type="case",
@@ -274,7 +306,7 @@ def reject(session: Session, actor: MerchantAccount, case_id: int, reason: str, 
            ip: str | None = None) -> AfterSalesCase:
     reason = (reason or "").strip()
     with write_transaction(session):
-        _, _, case = _lock_case(session, actor, case_id, now)
+        _, _, _, case = _lock_case(session, actor, case_id, now)
         if not reason or len(reason) > 200:
             raise SettingsRefused(["reject_reason"])
         check_transition(CASE_TRANSITIONS, CaseStatus(case.status), CaseStatus.REJECTED)

@@ -150,31 +150,41 @@ class QuotaSaved:
 
 
 def update_quota(session: Session, actor: MerchantAccount, account_id: int, *, enabled: bool,
-                 per_payout_fen: int | None, daily_fen: int | None, now: datetime, ip: str | None = None) -> QuotaSaved:
-    """R7. Takes the account's day-counter lock, the lock every payout of that account takes
-    before it reads the quota: each payout is checked against the quota in force at that moment,
-    and none checked after this commit sees the old limits."""
+                 per_payout_fen: int | None, daily_fen: int | None, now: datetime, ip: str | None = None,
+                 refund_enabled: bool = False, per_refund_fen: int | None = None,
+                 refund_daily_fen: int | None = None) -> QuotaSaved:
+    """R7 and R22. Takes the account's day-counter lock, the lock every payout and every refund
+    decision of that account takes before it reads the limits: each is checked against the limits
+    in force at that moment, and none checked after this commit sees the old ones."""
     account = _account(session, actor, account_id)
     if account.role != Role.STAFF:
         raise NotInShop(account_id)
     shop = session.get(Shop, actor.shop_id)
     problems = rules.quota_problems(enabled=enabled, per_payout_fen=per_payout_fen, daily_fen=daily_fen,
                                     shop_cap_fen=shop.daily_payout_cap_fen)
+    problems.update(rules.quota_problems(enabled=refund_enabled, per_payout_fen=per_refund_fen,
+                                         daily_fen=refund_daily_fen, shop_cap_fen=None,
+                                         fields=("refund_enabled", "per_refund", "refund_daily"), prefix="refund_"))
     if problems:
         raise StaffError(problems, {"cap": shop.daily_payout_cap_fen})
     day = shop_day(now)
+    fields = ("enabled", "per_payout_fen", "daily_fen", "refund_enabled", "per_refund_fen", "refund_daily_fen")
+    values = (enabled, per_payout_fen, daily_fen, refund_enabled, per_refund_fen, refund_daily_fen)
     with write_transaction(session):
-        ensure_row(session, AccountDayUsage, account_id=account.id, day=day, shop_id=actor.shop_id, committed_fen=0)
+        ensure_row(session, AccountDayUsage, account_id=account.id, day=day, shop_id=actor.shop_id, committed_fen=0,
+                   refunded_fen=0)
         usage = lock(session, AccountDayUsage, AccountDayUsage.account_id == account.id, AccountDayUsage.day == day)
         ensure_row(session, PayoutQuota, account_id=account.id, shop_id=actor.shop_id, enabled=False, updated_at=now)
         quota = lock(session, PayoutQuota, PayoutQuota.account_id == account.id)
-        before = {"enabled": quota.enabled, "per_payout_fen": quota.per_payout_fen, "daily_fen": quota.daily_fen}
-        quota.enabled, quota.per_payout_fen, quota.daily_fen, quota.updated_at = enabled, per_payout_fen, daily_fen, now
-        after = {"enabled": enabled, "per_payout_fen": per_payout_fen, "daily_fen": daily_fen}
+        before = {f: getattr(quota, f) for f in fields}
+        for f, v in zip(fields, values):
+            setattr(quota, f, v)
+        quota.updated_at = now
+        after = dict(zip(fields, values))
         if before != after:
             action = "quota.update" if before["enabled"] == enabled else ("quota.enable" if enabled else "quota.disable")
             audit.record(session, shop_id=actor.shop_id, actor=actor, action=action, target_type="account",
                          target_id=account.id, now=now, ip=ip, before=before,
-                         after={**after, "used_today_fen": usage.committed_fen})
+                         after={**after, "used_today_fen": usage.committed_fen, "refunded_today_fen": usage.refunded_fen})
         used = usage.committed_fen
     return QuotaSaved(quota, used)

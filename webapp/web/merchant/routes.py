@@ -75,6 +75,16 @@ def _case_page(case, errors: list[str] | None = None, reason: str = "", status: 
                            decide_errors=errors or [], reject_reason=reason, **flow_context(case.order)), status
 
 
+def _refused(case_id: int, exc, reason: str = ""):
+    """R22: beyond this sub-account's refund limits: the case stays for the main account, and the
+    page says so (the form keeps what was typed)."""
+    from ...domain.refund_rules import DECIDE_REFUSAL_MESSAGES
+
+    params = {k: format_fen(v) for k, v in exc.params.items() if v is not None}
+    case = queries.shop_case(current_shop_id(), case_id)
+    return _case_page(case, [_(DECIDE_REFUSAL_MESSAGES[exc.code], **params)], reason, 403)
+
+
 @bp.route("/after-sales/<id:case_id>/approve", methods=["POST"])
 @requires("aftersales.decide")
 def approve(case_id: int):
@@ -89,6 +99,8 @@ def approve(case_id: int):
     except refunds.ApplicationRefused:
         case = queries.shop_case(current_shop_id(), case_id)
         return _case_page(case, [_("This order has already been refunded in full.")], status=422)
+    except refunds.DecisionRefused as exc:
+        return _refused(case_id, exc)
     flash(_("Refunded %(amount)s to the buyer.", amount=format_fen(case.refund_fen)), "success")
     return redirect(url_for("merchant.case_detail", case_id=case_id), code=303)
 
@@ -107,5 +119,7 @@ def reject(case_id: int):
     except refunds.SettingsRefused:
         case = queries.shop_case(current_shop_id(), case_id)
         return _case_page(case, [_("Write the reason the buyer will see (at most 200 characters).")], reason, 422)
+    except refunds.DecisionRefused as exc:
+        return _refused(case_id, exc, reason)
     flash(_("The application was rejected; the buyer sees your reason."), "success")
     return redirect(url_for("merchant.case_detail", case_id=case_id), code=303)

@@ -337,7 +337,7 @@ def may_withdraw(p: Payout) -> bool:
 
     return bool(getattr(current_user, "shop_id", None) == p.shop_id and rule(
         actor_id=current_user.id, actor_is_main=current_user.is_main, requester_id=p.started_by_id, status=p.status,
-        ever_sent=p.channel_not_after is not None))
+        ever_sent=p.channel_not_after is not None, approved=p.decided_by_id is not None))
 
 
 @bp.app_template_global()

@@ -17,3 +17,6 @@ class QuotaForm(FlaskForm):
     enabled = BooleanField(_l("Payouts allowed"))
     per_payout = StringField(_l("Per-payout limit (yuan)"))
     daily = StringField(_l("Daily limit (yuan)"))
+    refund_enabled = BooleanField(_l("May decide refunds"))  # R22
+    per_refund = StringField(_l("Per-refund limit (yuan)"))
+    refund_daily = StringField(_l("Daily refund limit (yuan)"))

@@ -67,6 +67,9 @@ def _quota_form_for(row: svc.StaffRow) -> QuotaForm:
     form.enabled.data = bool(q and q.enabled)
     form.per_payout.data = money.fen_to_input(q.per_payout_fen) if q and q.per_payout_fen else ""
     form.daily.data = money.fen_to_input(q.daily_fen) if q and q.daily_fen else ""
+    form.refund_enabled.data = bool(q and q.refund_enabled)
+    form.per_refund.data = money.fen_to_input(q.per_refund_fen) if q and q.per_refund_fen else ""
+    form.refund_daily.data = money.fen_to_input(q.refund_daily_fen) if q and q.refund_daily_fen else ""
     return form
 
 
@@ -111,12 +114,14 @@ def save_quota(account_id: int):
         abort(404)
     form = QuotaForm()
     ok = form.validate_on_submit()
-    per, daily = _parse_limit(form, "per_payout"), _parse_limit(form, "daily")
+    limits = {f: _parse_limit(form, f) for f in ("per_payout", "daily", "per_refund", "refund_daily")}
     saved = None
-    if ok and not form.per_payout.errors and not form.daily.errors:
+    if ok and not any(getattr(form, f).errors for f in limits):
         try:
-            saved = svc.update_quota(db.session, current_user, account_id, enabled=form.enabled.data,
-                                     per_payout_fen=per, daily_fen=daily, now=clock.now(), ip=request.remote_addr)
+            saved = svc.update_quota(
+                db.session, current_user, account_id, enabled=form.enabled.data, per_payout_fen=limits["per_payout"],
+                daily_fen=limits["daily"], refund_enabled=form.refund_enabled.data, per_refund_fen=limits["per_refund"],
+                refund_daily_fen=limits["refund_daily"], now=clock.now(), ip=request.remote_addr)
         except svc.StaffError as exc:
             _problems_to_form(form, exc.problems, exc.params)
     if saved is None:
@@ -133,39 +138,39 @@ def save_quota(account_id: int):
     return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"), code=303)
 
 
+def _row_changed(account_id: int, change, done: str):
+    """A one-click change on a staff row: htmx gets the new row, everyone else a 303 and a notice."""
+    _row_or_404(account_id)
+    try:
+        change()
+    except svc.NotInShop:
+        abort(404)
+    if is_htmx():
+        return render_template("staff/_row.html", r=_row_or_404(account_id))
+    flash(done, "success")
+    return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"), code=303)
+
+
 @bp.route("/staff/<id:account_id>/active", methods=["POST"])
 @requires("staff.manage")
 def set_active(account_id: int):
-    r = _row_or_404(account_id)
     active = request.form.get("active") == "1"
-    try:
-        svc.set_active(db.session, current_user, account_id, active, clock.now(), ip=request.remote_addr)
-    except svc.NotInShop:
-        abort(404)
-    r = _row_or_404(account_id)
-    if is_htmx():
-        return render_template("staff/_row.html", r=r)
-    flash(_("%(name)s can sign in again.", name=r.account.display_name) if active
-          else _("%(name)s is disabled and signed out.", name=r.account.display_name), "success")
-    return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"), code=303)
+    name = _row_or_404(account_id).account.display_name
+    return _row_changed(
+        account_id, lambda: svc.set_active(db.session, current_user, account_id, active, clock.now(), ip=request.remote_addr),
+        _("%(name)s can sign in again.", name=name) if active else _("%(name)s is disabled and signed out.", name=name))
 
 
 @bp.route("/staff/<id:account_id>/approver", methods=["POST"])
 @requires("staff.manage")
 def set_approver(account_id: int):
     """R20: make a sub-account an approver of others' payouts, or stop it."""
-    _row_or_404(account_id)
     approver = request.form.get("approver") == "1"
-    try:
-        svc.set_approver(db.session, current_user, account_id, approver, clock.now(), ip=request.remote_addr)
-    except svc.NotInShop:
-        abort(404)
-    r = _row_or_404(account_id)
-    if is_htmx():
-        return render_template("staff/_row.html", r=r)
-    flash(_("%(name)s can now approve payouts.", name=r.account.display_name) if approver
-          else _("%(name)s no longer approves payouts.", name=r.account.display_name), "success")
-    return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"), code=303)
+    name = _row_or_404(account_id).account.display_name
+    return _row_changed(
+        account_id, lambda: svc.set_approver(db.session, current_user, account_id, approver, clock.now(),
+                                             ip=request.remote_addr),
+        _("%(name)s can now approve payouts.", name=name) if approver else _("%(name)s no longer approves payouts.", name=name))
 
 
 @bp.route("/staff/<id:account_id>/password", methods=["GET", "POST"])
