@@ -14,7 +14,8 @@ def refund_world(make_live):
     m = make_live
     shop = m.shop(name="星河数码旗舰店")
     m.account(shop, role="main", login="rf-boss", display_name="店主")
-    m.account(shop, role="staff", login="rf-staff", display_name="客服小李")
+    staff = m.account(shop, role="staff", login="rf-staff", display_name="客服小李")
+    m.quota(staff, 5_000, 20_000, refunds=(100_000, 500_000))  # R22: the main account lets it decide refunds
     m.funds(shop, 1_000_000)
     buyer = m.buyer(login="rf-buyer", display_name="张三")
     m.order(shop, buyer, order_no="6926400000000000001", item_summary="蓝牙耳机 降噪版", paid_fen=49_900, paid_at=m.now - timedelta(days=2))
