@@ -33,7 +33,7 @@ def test_r13_racing_applications_refund_at_most_once(app, db, make, clock, kind,
 
 
 def test_r14_approvals_racing_refund_once(app, db, make, clock):
-    w = payout_world(make, db, paid_fen=3_000, funds_fen=10_000)
+    w = payout_world(make, db, paid_fen=3_000, funds_fen=10_000, refund_quota=(100_000, 1_000_000))
     refunds.confirm_settings(db.session, w.main, "note", clock.now())
     case_id = refunds.apply(db.session, w.buyer, w.order.order_no, kind="return_and_refund", goods_intact=False,
                             now=clock.now()).case.id
