@@ -6,18 +6,28 @@ PIP    := $(VENV)/bin/pip
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test install install-test catalogs serve clean channelsim
+# Lock files (pip-tools, every file pinned with its hashes; CPython 3.11 on Linux x86_64):
+# requirements.txt for the app, requirements-dev.txt for the app + the test and dev extras.
+# Installing from them fetches nothing else (--require-hashes; the project itself is installed
+# with --no-deps --no-build-isolation, setuptools coming from the lock). `make lock` refreshes them.
+LOCK     := requirements.txt
+LOCK_DEV := requirements-dev.txt
+PIP_TOOLS ?= pip-tools==7.6.2
+LINT_PATHS := webapp tests scripts channelsim bench migrations
+
+.PHONY: run test install install-test lint typecheck lock lock-upgrade catalogs serve clean channelsim
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
 
 install: $(PY)
-	$(PIP) install -q -e .
+	$(PIP) install -q --require-hashes -r $(LOCK)
+	$(PIP) install -q --no-deps --no-build-isolation -e .
 	$(MAKE) -s catalogs
 
 install-test: $(PY)
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q --require-hashes -r $(LOCK_DEV)
+	$(PIP) install -q --no-deps --no-build-isolation -e .
 	$(MAKE) -s catalogs
 
 catalogs:
@@ -36,6 +46,27 @@ channelsim: install
 # Install the test dependencies and run the whole suite (SQLite, PostgreSQL, Chromium).
 test: install-test
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Ruff (its rules are in pyproject.toml); read-only, it never rewrites a file.
+lint: install-test
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+
+# mypy on webapp (settings in pyproject.toml); not part of CI yet.
+typecheck: install-test
+	$(VENV)/bin/mypy
+
+# Re-resolve the lock files from pyproject.toml, keeping the current pins where they still fit;
+# `make lock-upgrade` moves every pin to the newest release allowed.
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile -q --generate-hashes \
+	--allow-unsafe --strip-extras --all-build-deps --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+
+lock: $(PY)
+	$(PIP) install -q '$(PIP_TOOLS)'
+	$(PIP_COMPILE) -o $(LOCK) pyproject.toml
+	$(PIP_COMPILE) -c $(LOCK) --extra test --extra dev -o $(LOCK_DEV) pyproject.toml
+
+lock-upgrade:
+	$(MAKE) lock LOCK_ARGS=--upgrade
 
 clean:
 	rm -rf $(VENV) instance *.egg-info

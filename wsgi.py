@@ -1,4 +1,4 @@
 """WSGI entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`."""
-from webapp import create_app
+from webapp.app import create_app
 
 app = create_app()

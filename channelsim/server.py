@@ -10,7 +10,6 @@ Control endpoints (signed like /v1, except healthz):
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import ipaddress
 import json
 import logging
@@ -30,23 +29,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+# Standard library only: webapp/__init__.py and webapp/channel/__init__.py are light (no Flask).
+from webapp.channel import protocol
+
 log = logging.getLogger("channelsim")
 
-
-def _load_protocol():
-    """webapp/channel/protocol.py without running webapp/__init__.py (which imports Flask)."""
-    name = "channelsim._protocol"
-    if name not in sys.modules:
-        spec = importlib.util.find_spec("webapp")
-        path = Path(next(iter(spec.submodule_search_locations))) / "channel" / "protocol.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-protocol = _load_protocol()
 
 FROZEN_REASON = "buyer_wallet_frozen"
 CALLBACK_TIMEOUT = 5.0

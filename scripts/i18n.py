@@ -1,37 +1,68 @@
-"""Keep the zh_CN catalog in step with the source.
+"""Keep the zh_CN catalog in step with the source, with Babel's own tools.
 
     python scripts/i18n.py            # extract, merge into messages.po, list what is untranslated
-    python scripts/i18n.py --check    # exit 1 if any msgid lacks a zh_CN translation
+    python scripts/i18n.py --check    # extract only; exit 1 if any msgid lacks a zh_CN translation
 
-The catalog (messages.po) is the source of truth and is committed; the compiled .mo is built by
-`make install` / `make install-test` (pybabel compile), never committed.
+Extraction is `pybabel extract -F babel.cfg` (babel.cfg says which files, with which extractor);
+the merge is `pybabel update` (translations kept, no fuzzy guesses, obsolete entries dropped):
+
+    pybabel extract -F babel.cfg -k _l -k lazy_gettext -c TRANSLATORS: --project AfterDesk \\
+        --sort-output -o messages.pot .
+    pybabel update -i messages.pot -o webapp/translations/zh/LC_MESSAGES/messages.po -l zh_CN \\
+        -w 100 --no-fuzzy-matching --ignore-obsolete
+
+What stays ours is the check: every extracted msgid has a zh_CN translation that is neither empty
+nor fuzzy (`untranslated()`, run by tests/unit/test_i18n.py). The catalog (messages.po) is the
+source of truth and is committed; the .pot is a temporary file; the compiled .mo is built by
+`make install` / `make install-test` (`make catalogs`: pybabel compile), never committed.
 """
 from __future__ import annotations
 
+import subprocess
 import sys
-from io import BytesIO
+import tempfile
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
+MAPPING = ROOT / "babel.cfg"
 # Folder "zh": Babel names zh_CN "zh_Hans_CN", and gettext falls back from that to "zh".
 PO = ROOT / "webapp/translations/zh/LC_MESSAGES/messages.po"
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None, "N_": None}
-METHODS = [("webapp/**.py", "python"), ("templates/**.html", "jinja2")]
+# Beyond Babel's default keywords (_, gettext, ngettext, N_, pgettext ...): Flask-Babel's lazy ones.
+KEYWORDS = ("_l", "lazy_gettext")
+PO_WIDTH = 100
+
+
+def pybabel(*args: str) -> None:
+    """Run `pybabel <args>` from the repository root with this interpreter's Babel."""
+    cmd = [sys.executable, "-m", "babel.messages.frontend", "-q", *args]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"pybabel {' '.join(args)} failed ({result.returncode}):\n{result.stderr}{result.stdout}")
+
+
+def extract_pot(pot: Path) -> None:
+    """`pybabel extract -F babel.cfg` over the repository into `pot` (locations relative to the root)."""
+    keywords = [arg for k in KEYWORDS for arg in ("-k", k)]
+    pybabel("extract", "-F", str(MAPPING), *keywords, "-c", "TRANSLATORS:", "--project", "AfterDesk",
+            "--sort-output", "-o", str(pot), ".")
 
 
 def extract() -> Catalog:
-    catalog = Catalog(project="AfterDesk")
-    for sub in ("webapp", "templates"):
-        method_map = [(pattern.split("/", 1)[1], method) for pattern, method in METHODS if pattern.startswith(sub)]
-        for filename, lineno, message, comments, context in extract_from_dir(
-            ROOT / sub, method_map=method_map, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",)
-        ):
-            catalog.add(message, None, [(f"{sub}/{filename}", lineno)], auto_comments=comments, context=context)
-    return catalog
+    """The messages in the source and templates, as Babel extracts them (a template catalog)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pot = Path(tmp) / "messages.pot"
+        extract_pot(pot)
+        with pot.open("rb") as fh:
+            return read_po(fh)
+
+
+def update(pot: Path) -> None:
+    """`pybabel update`: merge the template into messages.po, keeping every translation."""
+    pybabel("update", "-i", str(pot), "-o", str(PO), "-l", "zh_CN", "-w", str(PO_WIDTH), "--no-fuzzy-matching",
+            "--ignore-obsolete", *([] if PO.exists() else ["--init-missing"]))
 
 
 def load() -> Catalog:
@@ -40,6 +71,7 @@ def load() -> Catalog:
 
 
 def untranslated(template: Catalog, po: Catalog) -> list[str]:
+    """Our own check: msgids of `template` without a usable zh_CN translation in `po`."""
     missing = []
     for msg in template:
         if not msg.id:
@@ -51,19 +83,19 @@ def untranslated(template: Catalog, po: Catalog) -> list[str]:
 
 
 def main() -> int:
-    template = extract()
     if "--check" in sys.argv:
-        missing = untranslated(template, load())
+        missing = untranslated(extract(), load())
         for m in missing:
             print("untranslated:", m)
         return 1 if missing else 0
-    po = load() if PO.exists() else Catalog(locale="zh_CN", project="AfterDesk")
-    po.update(template, no_fuzzy_matching=True)
-    PO.parent.mkdir(parents=True, exist_ok=True)
-    buf = BytesIO()
-    write_po(buf, po, width=100, omit_header=False, sort_output=True, ignore_obsolete=True)
-    PO.write_bytes(buf.getvalue())
-    missing = untranslated(template, po)
+    with tempfile.TemporaryDirectory() as tmp:
+        pot = Path(tmp) / "messages.pot"
+        extract_pot(pot)
+        PO.parent.mkdir(parents=True, exist_ok=True)
+        update(pot)
+        with pot.open("rb") as fh:
+            template = read_po(fh)
+    missing = untranslated(template, load())
     print(f"{len(template)} messages, {len(missing)} untranslated")
     for m in missing:
         print("  ", m)

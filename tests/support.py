@@ -1,4 +1,5 @@
-"""Shared test plumbing: backends, migrations, factories, sign-in helpers."""
+"""Shared test plumbing, the one set of helpers: backends, migrations, factories, sign-in helpers,
+payout set-ups and money checks, the worker and the channel, thread races."""
 from __future__ import annotations
 
 import itertools
@@ -196,16 +197,18 @@ def page_token(client, path: str = "/") -> str:
 
 
 def payout_world(make, db, *, paid_fen=10_000, funds_fen=1_000_000, quota=(5_000, 20_000), cap_fen=None,
-                 refund_quota=None):
-    """A shop with funds, a main and a staff account (with quota), a buyer and an order."""
+                 refund_quota=None, buyer_login=None):
+    """A shop with funds, a main and a staff account (with quota unless `quota=None`), a buyer and
+    an order. `w.shop_id` is a plain value, for tests that drop the session as a dead worker would."""
     class W:
         pass
 
     w = W()
     w.shop = make.shop(**({"daily_payout_cap_fen": cap_fen} if cap_fen else {}))
+    w.shop_id = w.shop.id
     w.main = make.account(w.shop, role="main")
     w.staff = make.account(w.shop, role="staff")
-    w.buyer = make.buyer()
+    w.buyer = make.buyer(**({"login": buyer_login} if buyer_login else {}))
     w.order = make.order(w.shop, w.buyer, paid_fen=paid_fen)
     if quota:
         make.quota(w.staff, *quota, refunds=refund_quota)
@@ -220,12 +223,93 @@ def intent(order, amount_fen, key=None, reason="shipping_fee", note=""):
     return PayoutIntent(order.order_no, amount_fen, reason, note, key or uuid.uuid4().hex)
 
 
-def assert_money_invariants(db, shop_id):
-    """Ledger legs and cached balances agree; available + held + paid out == topped up; held and
-    paid out match the payouts' statuses; the day counters match the non-failed payouts."""
+def new_payout(db, actor, order, clock, amount_fen=1_234, key=None) -> int:
+    """Create a payout through the service (a fresh request key), commit, and return its id."""
+    from webapp.services import payouts as svc
+
+    created = svc.create_payout(db.session, actor, intent(order, amount_fen, key=key or f"k-{order.order_no}-{amount_fen}"),
+                                clock.now())
+    assert not created.replayed
+    pid = created.payout.id  # read before the commit: afterwards it would open a new read transaction
+    db.session.commit()
+    return pid
+
+
+def fresh(db, pid):
+    """The payout as committed now (any read snapshot of this session ends first)."""
+    from webapp.models import Payout
+
+    db.session.commit()
+    return db.session.get(Payout, pid, populate_existing=True)
+
+
+# --- literal truth tables for the state machines -------------------------------------------------
+
+def assert_truth_table_covers_every_pair(truth: dict, status_enum) -> None:
+    """A literal (from, to) -> allowed table names every pair of statuses once: a new status must be
+    written into it by hand."""
+    statuses = {s.value for s in status_enum}
+    assert {a for a, _ in truth} == statuses and {b for _, b in truth} == statuses
+    assert len(truth) == len(statuses) ** 2
+
+
+def assert_transition(table: dict, status_enum, current: str, target: str, allowed: bool) -> None:
+    """One cell of a literal truth table: check_transition accepts `current -> target` iff `allowed`."""
+    from webapp.domain.states import IllegalTransition, check_transition
+
+    if allowed:
+        check_transition(table, status_enum(current), status_enum(target))
+    else:
+        with pytest.raises(IllegalTransition):
+            check_transition(table, status_enum(current), status_enum(target))
+
+
+# --- the worker and the embedded channel ------------------------------------------------------------
+
+def channel(app):
+    return app.extensions["afterdesk.channel"]
+
+
+def transfers_of(app, pid) -> list[dict]:
+    return [t for t in channel(app).transfers() if t["payout_id"] == pid]
+
+
+def shop_messages_of(db, pid) -> int:
+    """How many in-site messages the shop (not the buyer) got about this payout."""
     from sqlalchemy import func, select
 
-    from webapp.models import FundsAccount, Payout, ShopDayUsage
+    from webapp.models import InSiteMessage
+
+    return db.session.scalar(select(func.count()).select_from(InSiteMessage).where(
+        InSiteMessage.payout_id == pid, InSiteMessage.shop_id.is_not(None)))
+
+
+def lease(app) -> timedelta:
+    return timedelta(seconds=app.config["PAYOUT_CLAIM_LEASE_SECONDS"])
+
+
+def run_until_final(db, clock, pid, *, step_seconds=1, max_rounds=200):
+    """A healthy worker, one round per `step_seconds` of the clock, until the payout is final."""
+    from webapp import worker
+
+    for _ in range(max_rounds):
+        worker.run_once(clock.now())
+        p = fresh(db, pid)
+        if p.status in ("succeeded", "failed"):
+            return p
+        clock.advance(seconds=step_seconds)
+    raise AssertionError(f"payout {pid} still {fresh(db, pid).status} after {max_rounds} rounds")
+
+
+# --- money checks ---------------------------------------------------------------------------------
+
+def assert_money_invariants(db, shop_id):
+    """Ledger legs and cached balances agree; available + held + paid out + refunded == topped up +
+    arrears; nothing negative; held and paid out match the payouts' statuses; the shop-day and the
+    account-day counters match the payouts that still count (not failed, not cancelled)."""
+    from sqlalchemy import func, select
+
+    from webapp.models import AccountDayUsage, FundsAccount, Payout, ShopDayUsage
     from webapp.services.ledger import derived_balances
 
     db.session.commit()
@@ -243,7 +327,81 @@ def assert_money_invariants(db, shop_id):
 
     assert funds.held_fen == total("awaiting_approval", "pending", "processing")
     assert funds.paid_out_fen == total("succeeded")
-    for usage in db.session.scalars(select(ShopDayUsage).where(ShopDayUsage.shop_id == shop_id)):
+    counting = Payout.status.not_in(("failed", "cancelled"))
+    for usage in db.session.scalars(select(ShopDayUsage).where(ShopDayUsage.shop_id == shop_id)).all():
         committed = db.session.scalar(select(func.coalesce(func.sum(Payout.amount_fen), 0)).where(
-            Payout.shop_id == shop_id, Payout.shop_day == usage.day, Payout.status.not_in(("failed", "cancelled"))))
-        assert usage.committed_fen == committed
+            Payout.shop_id == shop_id, Payout.shop_day == usage.day, counting))
+        assert usage.committed_fen == committed, f"shop-day counter of {usage.day}"
+    for usage in db.session.scalars(select(AccountDayUsage).where(AccountDayUsage.shop_id == shop_id)).all():
+        committed = db.session.scalar(select(func.coalesce(func.sum(Payout.amount_fen), 0)).where(
+            Payout.started_by_id == usage.account_id, Payout.shop_day == usage.day, counting))
+        assert usage.committed_fen == committed, f"account-day counter of {usage.account_id} on {usage.day}"
+
+
+def assert_money_where_status_says(app, db, pid):
+    """One payout: its ledger movements, the channel's record and the shop's in-site message agree
+    with its status (held while live, captured once paid, released once failed)."""
+    from sqlalchemy import select
+
+    from webapp.channel import TransferState
+    from webapp.models import LedgerEntry
+
+    p = fresh(db, pid)
+    moves = sorted(db.session.scalars(select(LedgerEntry.movement).where(LedgerEntry.payout_id == pid)))
+    amounts = set(db.session.scalars(select(LedgerEntry.amount_fen).where(LedgerEntry.payout_id == pid)))
+    assert amounts == {p.amount_fen}
+    transfers = transfers_of(app, pid)
+    assert len(transfers) <= 1  # the channel never holds two transfers for one id
+    paying = [t for t in transfers if t["state"] != TransferState.FAILED]  # processing or succeeded: money moves
+    if p.status == "succeeded":
+        assert moves == ["capture", "hold"]
+        assert len(paying) == 1 and paying[0]["amount_fen"] == p.amount_fen, "succeeded, but the channel did not pay it"
+        assert shop_messages_of(db, pid) == 0
+    elif p.status == "failed":
+        assert moves == ["hold", "release"]
+        assert not paying, f"payout {pid} is failed and its money released, but the channel pays it: {paying}"
+        assert shop_messages_of(db, pid) == 1
+    else:
+        assert moves == ["hold"]
+        assert shop_messages_of(db, pid) == 0
+
+
+# --- races with real threads ----------------------------------------------------------------------
+
+def race(app, n: int, fn):
+    """Run fn(i) in n threads released together, each with its own app context, session and
+    connection; returns [(ok, value_or_exception)]."""
+    import threading
+
+    from webapp.extensions import db
+
+    db.session.commit()  # the test's own snapshot ends before the race and again after it
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i):
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                results[i] = (True, fn(i))
+            except Exception as exc:  # noqa: BLE001 - collected and asserted on below
+                results[i] = (False, exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(not t.is_alive() for t in threads), "a racing thread hung"
+    db.session.commit()
+    return results
+
+
+def account(app, account_id):
+    """The merchant account, loaded in the calling thread's own session."""
+    from webapp.extensions import db
+    from webapp.models import MerchantAccount
+
+    return db.session.get(MerchantAccount, account_id)

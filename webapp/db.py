@@ -44,17 +44,27 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+class PendingChangesError(RuntimeError):
+    """A write transaction was opened on a session that holds changes of its own."""
+
+
 @contextmanager
 def write_transaction(session: Session) -> Iterator[Session]:
     """One atomic unit of work that changes money or limits.
 
     On SQLite it starts with BEGIN IMMEDIATE (writers queue on the busy timeout); on
     PostgreSQL the service locks its rows with FOR UPDATE in the documented order.
-    Commits on success, rolls back on any exception.
+    Commits on success, rolls back on any exception. Refuses to start (PendingChangesError) if
+    the session holds unsaved changes: they are not part of this unit of work.
     """
     real = session() if isinstance(session, scoped_session) else session
+    if real.new or real.dirty or real.deleted:
+        # Changes made outside this unit of work would be committed with it, silently: refuse.
+        raise PendingChangesError(
+            f"write_transaction with unsaved changes in the session: {len(real.new)} new, {len(real.dirty)} changed, "
+            f"{len(real.deleted)} deleted; commit or roll them back first")
     if real.in_transaction():
-        real.commit()  # end any read snapshot: the locked reads below must see the latest rows
+        real.commit()  # ends a read-only snapshot (nothing pending): the locked reads below see the latest rows
     real.connection(execution_options={IMMEDIATE: True})
     try:
         yield session

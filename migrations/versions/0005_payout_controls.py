@@ -61,9 +61,10 @@ def downgrade():
     op.execute("UPDATE payout SET status = 'pending' WHERE status = 'awaiting_approval'")
     with op.batch_alter_table('payout', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_payout_status_known'), type_='check')
-        batch_op.create_check_constraint('status_known', OLD_STATUSES)
+        # The column first: on PostgreSQL a check made before the type change reads differently.
         batch_op.alter_column('status', existing_type=sa.String(length=20), type_=sa.String(length=16),
                               existing_nullable=False)
+        batch_op.create_check_constraint('status_known', OLD_STATUSES)
         batch_op.drop_constraint(batch_op.f('fk_payout_decided_by_id_merchant_account'), type_='foreignkey')
         batch_op.drop_column('decision_note')
         batch_op.drop_column('decided_at')

@@ -25,8 +25,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from tests.channelsim_proc import ChannelSim, wait_until
-from tests.services.test_payout_crash_recovery import assert_ledger_consistent, create, fresh, shop_with_funds
-from tests.support import both_backends
+from tests.support import assert_money_invariants, both_backends, fresh, new_payout, payout_world
 from webapp import worker
 from webapp.channel import protocol
 from webapp.clock import FixedClock
@@ -139,7 +138,7 @@ def check_books(db, sim, shop_id, pids) -> dict[int, str]:
                                  .where(Payout.status == "succeeded"))
     if all(s in ("succeeded", "failed") for s in statuses.values()):
         assert channel_paid == app_paid, (channel_paid, app_paid)
-    assert_ledger_consistent(db, shop_id)
+    assert_money_invariants(db, shop_id)
     return statuses
 
 
@@ -151,9 +150,9 @@ def test_r6_slow_accept_racing_the_give_up_pays_once_or_fails_unpaid(app, db, ma
     out; the payouts pass the give-up deadline; worker 2 reconciles; then the slow requests land.
     Before this issue the reconciler failed them on the channel's "unknown" and the late requests
     paid the buyers anyway."""
-    s = shop_with_funds(make, db, clock)
+    s = payout_world(make, db, funds_fen=100_000, quota=None)
     orders = [s.order] + [make.order(s.shop, s.buyer, paid_fen=10_000) for _ in range(4)]
-    pids = [create(db, s.main, o, clock) for o in orders]
+    pids = [new_payout(db, s.main, o, clock) for o in orders]
     sim.faults(hold_submits=True)
     worker.run_once(clock.now())  # worker 1: every call waits at the channel until its read timeout
     sim.wait_held(5)
@@ -182,8 +181,8 @@ def test_r6_slow_accept_racing_the_give_up_pays_once_or_fails_unpaid(app, db, ma
 # --- an answer lost after the channel accepted -------------------------------------------------
 
 def test_r6_answer_lost_after_accept_is_paid_once(app, db, make, clock, sim, live):
-    s = shop_with_funds(make, db, clock)
-    pid = create(db, s.main, s.order, clock)
+    s = payout_world(make, db, funds_fen=100_000, quota=None)
+    pid = new_payout(db, s.main, s.order, clock)
     sim.faults(drop_answer_next=1)
     worker.run_once(clock.now())  # recorded at the channel, the connection closed without an answer
     p = fresh(db, pid)
@@ -197,8 +196,8 @@ def test_r6_answer_lost_after_accept_is_paid_once(app, db, make, clock, sim, liv
 # --- notifications ---------------------------------------------------------------------------------
 
 def test_r6_duplicate_and_out_of_order_notifications_settle_once(app, db, make, clock, sim, live):
-    s = shop_with_funds(make, db, clock)
-    pid = create(db, s.main, s.order, clock)
+    s = payout_world(make, db, funds_fen=100_000, quota=None)
+    pid = new_payout(db, s.main, s.order, clock)
     sim.faults(duplicate_notifications=True, out_of_order_notifications=True)
     (claim,) = worker.claim_due(clock.now())
     worker.submit(claim, clock.now())
@@ -222,8 +221,8 @@ def _post_event(live, event: dict, *, secret=SECRET, at: datetime, path="/channe
 
 
 def test_r6_notifications_with_a_bad_or_old_signature_change_nothing(app, db, make, clock, sim, live):
-    s = shop_with_funds(make, db, clock)
-    pid = create(db, s.main, s.order, clock)
+    s = payout_world(make, db, funds_fen=100_000, quota=None)
+    pid = new_payout(db, s.main, s.order, clock)
     worker.run_once(clock.now())
     assert fresh(db, pid).status == "processing"
     forged = {"event_id": "evt-forged", "payout_id": pid, "state": "failed", "reason": "forged", "reference": "x"}
@@ -265,10 +264,10 @@ def test_r6_worker_killed_mid_submit(app, db, make, clock, sim, live, db_url, he
     """A real worker process sends its request, the channel holds it, and the process is killed
     (SIGKILL) while waiting for the answer. The held request then lands in time, or arrives after
     its deadline; either way the payout is paid exactly once or not at all."""
-    s = shop_with_funds(make, db, clock)
+    s = payout_world(make, db, funds_fen=100_000, quota=None)
     clock.set(datetime.now(timezone.utc))  # the worker process runs on the real clock
     sim.clock(real=True)
-    pid = create(db, s.main, s.order, clock)
+    pid = new_payout(db, s.main, s.order, clock)
     sim.faults(hold_submits=True)
     proc = _worker_process(app, db_url, sim)
     try:
@@ -301,15 +300,15 @@ def test_r6_outage_longer_than_the_deadline(app, db, make, clock, sim, live):
     payout B was created during the outage and never reached it. The outage outlasts the give-up
     deadline: B fails on time with its money released; A waits, shown as in doubt, with its money
     held. When the channel is back, A is settled from the channel's word: paid once."""
-    s = shop_with_funds(make, db, clock)
+    s = payout_world(make, db, funds_fen=100_000, quota=None)
     order_b = make.order(s.shop, s.buyer, paid_fen=10_000)
-    a = create(db, s.main, s.order, clock)
+    a = new_payout(db, s.main, s.order, clock)
     sim.faults(drop_answer_next=1)
     worker.run_once(clock.now())
     assert fresh(db, a).maybe_at_channel and len(sim.transfers()["transfers"]) == 1
 
     sim.kill()  # the outage: connections refused
-    b = create(db, s.main, order_b, clock)
+    b = new_payout(db, s.main, order_b, clock)
     start = clock.now()
     while clock.now() - start < timedelta(minutes=GIVE_UP_MINUTES + 5):
         worker.run_once(clock.now())

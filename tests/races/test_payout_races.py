@@ -2,51 +2,27 @@
 (BEGIN IMMEDIATE) and PostgreSQL (row locks). Every cap must hold however the threads interleave."""
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.support import assert_money_invariants, both_backends, intent, payout_world
-from webapp.models import AccountDayUsage, MerchantAccount, Payout, ShopDayUsage
+from tests.support import account, assert_money_invariants, both_backends, intent, payout_world, race
+from webapp.models import AccountDayUsage, Payout, ShopDayUsage
 from webapp.services import payouts as svc
 
 pytestmark = [both_backends, pytest.mark.race]
 
 
-def race(app, n: int, fn):
-    """Run fn(i) in n threads released together; returns [(ok, value_or_exception)]."""
+def race_one_payout_per_order(app, actor_id, order_nos, amount_fen, now):
+    """One thread per order, all at the same instant: each starts a payout of `amount_fen` for its order."""
     from webapp.extensions import db
 
-    db.session.commit()  # the test's own snapshot ends before the race and again after it
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
+    def attempt(i):
+        it = svc.PayoutIntent(order_nos[i], amount_fen, "shipping_fee", "", f"k{i}")
+        return svc.create_payout(db.session, account(app, actor_id), it, now)
 
-    def run(i):
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                results[i] = (True, fn(i))
-            except Exception as exc:  # noqa: BLE001 - collected and asserted on below
-                results[i] = (False, exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert all(not t.is_alive() for t in threads), "a racing thread hung"
-    db.session.commit()
-    return results
-
-
-def account(app, account_id):
-    from webapp.extensions import db
-
-    return db.session.get(MerchantAccount, account_id)
+    return race(app, len(order_nos), attempt)
 
 
 def only_refusals(results):
@@ -72,7 +48,7 @@ def test_r2_4_r3_5_fifty_payouts_race_one_orders_paid_amount(app, db, make, cloc
     assert 1 <= len(payouts) <= 2  # 2 x ¥4 fit in ¥10, a third never
     assert sum(p.amount_fen for p in payouts) <= 1_000
     assert len(payouts) <= 5
-    for a, b in zip(payouts, payouts[1:]):
+    for a, b in zip(payouts, payouts[1:], strict=False):
         assert b.created_at - a.created_at >= timedelta(minutes=1)
     assert sum(ok for ok, _ in results) == len(payouts)
     assert_money_invariants(db, w.shop.id)
@@ -81,13 +57,7 @@ def test_r2_4_r3_5_fifty_payouts_race_one_orders_paid_amount(app, db, make, cloc
 def test_r2_5_r3_3_fifty_payouts_race_the_shop_daily_cap(app, db, make, clock):
     w = payout_world(make, db, cap_fen=10_000)
     orders = [make.order(w.shop, w.buyer, paid_fen=1_000).order_no for _ in range(50)]
-    now, main_id = clock.now(), w.main.id
-
-    def attempt(i):
-        it = svc.PayoutIntent(orders[i], 300, "shipping_fee", "", f"k{i}")
-        return svc.create_payout(db.session, account(app, main_id), it, now)
-
-    results = race(app, 50, attempt)
+    results = race_one_payout_per_order(app, w.main.id, orders, 300, clock.now())
     only_refusals(results)
     wins = sum(ok for ok, _ in results)
     assert wins == 33  # 33 x ¥3 = ¥99 fit under ¥100; the 34th would pass it
@@ -99,13 +69,8 @@ def test_r2_5_r3_3_fifty_payouts_race_the_shop_daily_cap(app, db, make, clock):
 def test_r3_2_twenty_payouts_race_one_staff_daily_limit(app, db, make, clock):
     w = payout_world(make, db, quota=(500, 2_000))
     orders = [make.order(w.shop, w.buyer, paid_fen=1_000).order_no for _ in range(20)]
-    now, staff_id = clock.now(), w.staff.id
-
-    def attempt(i):
-        it = svc.PayoutIntent(orders[i], 300, "shipping_fee", "", f"k{i}")
-        return svc.create_payout(db.session, account(app, staff_id), it, now)
-
-    results = race(app, 20, attempt)
+    staff_id = w.staff.id
+    results = race_one_payout_per_order(app, staff_id, orders, 300, clock.now())
     only_refusals(results)
     assert sum(ok for ok, _ in results) == 6  # 6 x ¥3 = ¥18 of the ¥20 daily limit
     used = db.session.scalar(select(AccountDayUsage.committed_fen).where(AccountDayUsage.account_id == staff_id))

@@ -8,8 +8,7 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from tests.races.test_payout_races import account, race
-from tests.support import assert_money_invariants, both_backends, payout_world
+from tests.support import account, assert_money_invariants, both_backends, payout_world, race
 from webapp.models import AccountDayUsage, AuditEvent
 from webapp.services import payouts as psvc
 from webapp.services import staff as ssvc

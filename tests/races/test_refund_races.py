@@ -3,8 +3,7 @@ most once, on SQLite and PostgreSQL."""
 import pytest
 from sqlalchemy import func, select
 
-from tests.races.test_payout_races import race
-from tests.support import assert_money_invariants, both_backends, payout_world
+from tests.support import assert_money_invariants, both_backends, payout_world, race
 from webapp.models import AfterSalesCase, Buyer
 from webapp.services import refunds
 

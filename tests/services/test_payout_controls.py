@@ -3,27 +3,16 @@ above a threshold (R20). Money is held and caps are counted from creation; a can
 releases both; nothing withdrawn, rejected or expired ever reaches the channel."""
 from __future__ import annotations
 
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from tests.races.test_payout_races import account, race
-from tests.support import assert_money_invariants, both_backends, intent, payout_world
+from tests.support import account, assert_money_invariants, both_backends, channel, fresh, intent, payout_world, race
 from webapp import worker
-from webapp.models import AuditEvent, FundsAccount, InSiteMessage, Payout, ShopDayUsage
+from webapp.models import AuditEvent, FundsAccount, InSiteMessage, ShopDayUsage
 from webapp.services import payouts as svc
 
 pytestmark = both_backends
-
-
-def channel(app):
-    return app.extensions["afterdesk.channel"]
-
-
-def fresh(db, pid) -> Payout:
-    db.session.commit()
-    return db.session.get(Payout, pid, populate_existing=True)
 
 
 def shop_usage(db, shop_id) -> int:

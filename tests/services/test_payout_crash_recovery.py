@@ -17,18 +17,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from tests.support import both_backends
+from tests.support import (
+    assert_money_invariants, assert_money_where_status_says, both_backends, channel, fresh, lease, new_payout,
+    payout_world, run_until_final, shop_messages_of, transfers_of,
+)
 from webapp import worker
 from webapp.channel import TransferState, TransientChannelError
 from webapp.db import write_transaction
-from webapp.models import (
-    AccountDayUsage, FundsAccount, InSiteMessage, LedgerEntry, Payout, PayoutQuota, ShopDayUsage,
-)
-from webapp.services import ledger
+from webapp.models import AccountDayUsage, FundsAccount, InSiteMessage, Payout, ShopDayUsage
 from webapp.services import payouts as svc
-from webapp.services.payouts import PayoutIntent
 
 pytestmark = both_backends
 
@@ -43,120 +42,16 @@ class WorkerDied(BaseException):
     A BaseException, so no `except Exception` in the code under test can swallow it."""
 
 
-# --- set-up -------------------------------------------------------------------------------------
+# The set-up, the worker and channel helpers and the money checks are the shared ones in
+# tests/support.py (payout_world, new_payout, fresh, run_until_final, assert_money_invariants, ...).
 
-class Setup:
-    pass
-
-
-def shop_with_funds(make, db, clock, *, buyer_login=None, staff_quota=None):
-    s = Setup()
-    s.shop = make.shop()
-    s.shop_id = s.shop.id  # plain values: the tests drop the session as a dead worker would
-    s.main = make.account(s.shop, role="main")
-    s.staff = make.account(s.shop, role="staff")
-    if staff_quota:
-        db.session.add(PayoutQuota(account_id=s.staff.id, shop_id=s.shop_id, enabled=True,
-                                   per_payout_fen=staff_quota[0], daily_fen=staff_quota[1], updated_at=clock.now()))
-        db.session.commit()
-    s.buyer = make.buyer(**({"login": buyer_login} if buyer_login else {}))
-    s.order = make.order(s.shop, s.buyer, paid_fen=10_000)
-    ledger.topup(db.session, s.shop_id, TOPUP_FEN, clock.now())
-    return s
+def crash_world(make, db, **kw):
+    """The shop of these tests: ¥1,000 of funds, a ¥100 order, a staff account without quota."""
+    return payout_world(make, db, funds_fen=TOPUP_FEN, quota=kw.pop("quota", None), **kw)
 
 
-def create(db, actor, order, clock, amount=AMOUNT_FEN, key=None):
-    created = svc.create_payout(
-        db.session, actor, PayoutIntent(order.order_no, amount, "shipping_fee", "", key or f"k-{order.order_no}-{amount}"),
-        clock.now(),
-    )
-    assert not created.replayed
-    pid = created.payout.id
-    db.session.commit()
-    return pid
-
-
-def channel(app):
-    return app.extensions["afterdesk.channel"]
-
-
-def fresh(db, pid) -> Payout:
-    db.session.commit()  # end any read snapshot: see what other connections committed
-    return db.session.get(Payout, pid, populate_existing=True)
-
-
-def transfers_of(app, pid) -> list[dict]:
-    return [t for t in channel(app).transfers() if t["payout_id"] == pid]
-
-
-def messages_of(db, pid) -> int:
-    return db.session.scalar(select(func.count()).select_from(InSiteMessage).where(InSiteMessage.payout_id == pid, InSiteMessage.shop_id.is_not(None)))  # the shop's
-
-
-def lease(app) -> timedelta:
-    return timedelta(seconds=app.config["PAYOUT_CLAIM_LEASE_SECONDS"])
-
-
-def run_until_final(db, clock, pid, *, step_seconds=1, max_rounds=200) -> Payout:
-    """A healthy worker, one round per `step_seconds` of the clock, until the payout is final."""
-    for _ in range(max_rounds):
-        worker.run_once(clock.now())
-        p = fresh(db, pid)
-        if p.status in ("succeeded", "failed"):
-            return p
-        clock.advance(seconds=step_seconds)
-    raise AssertionError(f"payout {pid} still {fresh(db, pid).status} after {max_rounds} rounds")
-
-
-# --- the checks ----------------------------------------------------------------------------------
-
-def assert_ledger_consistent(db, shop_id):
-    """The cached balances equal the ledger, add up to what was topped up, and match the
-    payouts' statuses; the shop-day counters equal the non-failed payouts of their day."""
-    db.session.commit()
-    funds = db.session.get(FundsAccount, shop_id, populate_existing=True)
-    derived = ledger.derived_balances(db.session, shop_id)
-    assert (funds.available_fen, funds.held_fen, funds.paid_out_fen, funds.topped_up_fen) == (
-        derived.available_fen, derived.held_fen, derived.paid_out_fen, derived.topped_up_fen)
-    assert funds.available_fen + funds.held_fen + funds.paid_out_fen == funds.topped_up_fen
-    assert min(funds.available_fen, funds.held_fen, funds.paid_out_fen) >= 0
-
-    def total(*statuses):
-        return db.session.scalar(select(func.coalesce(func.sum(Payout.amount_fen), 0))
-                                 .where(Payout.shop_id == shop_id, Payout.status.in_(statuses)))
-
-    assert funds.held_fen == total("awaiting_approval", "pending", "processing")
-    assert funds.paid_out_fen == total("succeeded")
-    for usage in db.session.scalars(select(ShopDayUsage).where(ShopDayUsage.shop_id == shop_id)).all():
-        committed = db.session.scalar(select(func.coalesce(func.sum(Payout.amount_fen), 0)).where(
-            Payout.shop_id == shop_id, Payout.shop_day == usage.day, Payout.status.not_in(("failed", "cancelled"))))
-        assert usage.committed_fen == committed, f"shop-day counter of {usage.day}"
-    for usage in db.session.scalars(select(AccountDayUsage).where(AccountDayUsage.shop_id == shop_id)).all():
-        committed = db.session.scalar(select(func.coalesce(func.sum(Payout.amount_fen), 0)).where(
-            Payout.started_by_id == usage.account_id, Payout.shop_day == usage.day, Payout.status.not_in(("failed", "cancelled"))))
-        assert usage.committed_fen == committed, f"account-day counter of {usage.account_id} on {usage.day}"
-
-
-def assert_money_where_status_says(app, db, pid):
-    """One payout: its ledger movements and the channel's record agree with its status."""
-    p = fresh(db, pid)
-    moves = sorted(db.session.scalars(select(LedgerEntry.movement).where(LedgerEntry.payout_id == pid)))
-    amounts = set(db.session.scalars(select(LedgerEntry.amount_fen).where(LedgerEntry.payout_id == pid)))
-    assert amounts == {p.amount_fen}
-    transfers = transfers_of(app, pid)
-    assert len(transfers) <= 1  # the channel never holds two transfers for one id
-    paying = [t for t in transfers if t["state"] != TransferState.FAILED]  # processing or succeeded: money moves
-    if p.status == "succeeded":
-        assert moves == ["capture", "hold"]
-        assert len(paying) == 1 and paying[0]["amount_fen"] == p.amount_fen, "succeeded, but the channel did not pay it"
-        assert messages_of(db, pid) == 0
-    elif p.status == "failed":
-        assert moves == ["hold", "release"]
-        assert not paying, f"payout {pid} is failed and its money released, but the channel pays it: {paying}"
-        assert messages_of(db, pid) == 1
-    else:
-        assert moves == ["hold"]
-        assert messages_of(db, pid) == 0
+def create(db, actor, order, clock):
+    return new_payout(db, actor, order, clock, AMOUNT_FEN)
 
 
 def assert_paid_exactly_once(app, db, pid, shop_id, amount=AMOUNT_FEN):
@@ -168,13 +63,13 @@ def assert_paid_exactly_once(app, db, pid, shop_id, amount=AMOUNT_FEN):
     funds = db.session.get(FundsAccount, shop_id, populate_existing=True)
     assert (funds.available_fen, funds.held_fen, funds.paid_out_fen) == (TOPUP_FEN - amount, 0, amount)
     assert_money_where_status_says(app, db, pid)
-    assert_ledger_consistent(db, shop_id)
+    assert_money_invariants(db, shop_id)
 
 
 # --- (a) death right after claiming --------------------------------------------------------------
 
 def test_r6_worker_dies_right_after_claiming_then_the_reconciler_requeues_and_pays_once(app, db, make, clock, monkeypatch):
-    s = shop_with_funds(make, db, clock)
+    s = crash_world(make, db)
     pid = create(db, s.main, s.order, clock)
     ch = channel(app)
 
@@ -192,7 +87,7 @@ def test_r6_worker_dies_right_after_claiming_then_the_reconciler_requeues_and_pa
     assert p.lease_until == claimed_at + lease(app)
     assert transfers_of(app, pid) == [] and ch.submit_calls == 0
     assert_money_where_status_says(app, db, pid)
-    assert_ledger_consistent(db, s.shop_id)
+    assert_money_invariants(db, s.shop_id)
 
     # While the lease runs nobody else touches it: it is neither re-claimed nor reconciled.
     clock.advance(seconds=app.config["PAYOUT_CLAIM_LEASE_SECONDS"] - 1)
@@ -215,7 +110,7 @@ def test_r6_worker_dies_right_after_claiming_then_the_reconciler_requeues_and_pa
 
 @pytest.mark.parametrize("settle_seconds", [3, 600], ids=["channel-already-paid", "channel-still-paying"])
 def test_r6_worker_dies_after_channel_accepted_before_commit(app, db, make, clock, monkeypatch, settle_seconds):
-    s = shop_with_funds(make, db, clock)
+    s = crash_world(make, db)
     pid = create(db, s.main, s.order, clock)
     ch = channel(app)
     ch.settle_seconds = settle_seconds
@@ -259,7 +154,7 @@ def test_r6_worker_dies_after_channel_accepted_before_commit(app, db, make, cloc
 def test_r6_channel_accepted_but_its_answer_was_lost_in_transit(app, db, make, clock, monkeypatch):
     """A timeout after the channel recorded the transfer: the worker cannot know it was
     accepted, so it queues the payout again; re-submitting the same id pays nothing twice."""
-    s = shop_with_funds(make, db, clock)
+    s = crash_world(make, db)
     pid = create(db, s.main, s.order, clock)
     ch = channel(app)
     real_submit = ch.submit
@@ -282,7 +177,7 @@ def test_r6_channel_accepted_but_its_answer_was_lost_in_transit(app, db, make, c
 # --- (c) death after the answer was committed, before polling -------------------------------------
 
 def test_r6_worker_dies_after_recording_acceptance_a_fresh_worker_settles_it(app, db, make, clock):
-    s = shop_with_funds(make, db, clock)
+    s = crash_world(make, db)
     pid = create(db, s.main, s.order, clock)
     ch = channel(app)
     claims = worker.claim_due(clock.now())
@@ -372,7 +267,7 @@ KILL_POINTS = {
 
 @pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_r6_killed_worker_process_is_healed_by_the_reconciler(app, db, make, clock, db_url, point):
-    s = shop_with_funds(make, db, clock)
+    s = crash_world(make, db)
     pid = create(db, s.main, s.order, clock)
     db.session.commit()
     db.session.close()  # the parent holds no snapshot or lock while the child works
@@ -395,7 +290,7 @@ def test_r6_killed_worker_process_is_healed_by_the_reconciler(app, db, make, clo
     assert (p.channel_ref is not None) == ref_recorded
     assert len(transfers_of(app, pid)) == (1 if at_channel else 0)
     assert_money_where_status_says(app, db, pid)
-    assert_ledger_consistent(db, s.shop_id)
+    assert_money_invariants(db, s.shop_id)
 
     # The parent is the fresh worker: after the dead worker's lease, reconcile, then normal rounds.
     clock.set(started + lease(app) + timedelta(seconds=1))
@@ -409,7 +304,7 @@ def test_r6_killed_worker_process_is_healed_by_the_reconciler(app, db, make, clo
 # --- (e) a rejected payout whose worker died before recording the rejection -----------------------
 
 def test_r6_worker_dies_after_channel_rejected_reconciler_fails_it_once(app, db, make, clock, monkeypatch):
-    s = shop_with_funds(make, db, clock, buyer_login="frozen-buyer", staff_quota=(5_000, 20_000))
+    s = crash_world(make, db, buyer_login="frozen-buyer", quota=(5_000, 20_000))
     pid = create(db, s.staff, s.order, clock)
     ch = channel(app)
     real_submit = ch.submit
@@ -430,7 +325,7 @@ def test_r6_worker_dies_after_channel_rejected_reconciler_fails_it_once(app, db,
     assert p.status == "processing" and p.failure_reason is None
     assert db.session.get(ShopDayUsage, (s.shop_id, day), populate_existing=True).committed_fen == AMOUNT_FEN
     assert db.session.get(AccountDayUsage, (s.staff.id, day), populate_existing=True).committed_fen == AMOUNT_FEN
-    assert messages_of(db, pid) == 0
+    assert shop_messages_of(db, pid) == 0
 
     clock.advance(seconds=app.config["PAYOUT_CLAIM_LEASE_SECONDS"] + 1)
     assert worker.reconcile(clock.now()) == 1
@@ -446,20 +341,20 @@ def test_r6_worker_dies_after_channel_rejected_reconciler_fails_it_once(app, db,
     assert svc.settle_failed(db.session, pid, "other", clock.now() + timedelta(minutes=1)) is False
     assert svc.settle_succeeded(db.session, pid, clock.now()) is False
     worker.run_once(clock.now() + timedelta(hours=1))
-    assert messages_of(db, pid) == 1
+    assert shop_messages_of(db, pid) == 1
     msg = db.session.scalars(select(InSiteMessage).where(InSiteMessage.payout_id == pid, InSiteMessage.shop_id.is_not(None))).one()
     assert msg.shop_id == s.shop_id and msg.kind == "payout_failed"
     assert ch.submit_calls == 1 and len(transfers_of(app, pid)) == 1
     assert fresh(db, pid).failure_reason == "buyer_wallet_frozen"
     assert_money_where_status_says(app, db, pid)
-    assert_ledger_consistent(db, s.shop_id)
+    assert_money_invariants(db, s.shop_id)
     assert db.session.get(AccountDayUsage, (s.staff.id, day), populate_existing=True).committed_fen == 0
 
 
 # --- (f) channel outage ---------------------------------------------------------------------------
 
 def test_r6_channel_outage_backs_off_then_gives_up_within_30_minutes(app, db, make, clock):
-    s = shop_with_funds(make, db, clock)
+    s = crash_world(make, db)
     other_order = make.order(s.shop, s.buyer, paid_fen=10_000)
     ch = channel(app)
     ch.outage = True
@@ -487,7 +382,7 @@ def test_r6_channel_outage_backs_off_then_gives_up_within_30_minutes(app, db, ma
             assert p.attempts >= attempts_seen[pid]  # it keeps trying ...
             attempts_seen[pid] = p.attempts
             assert now < p.next_attempt_at <= now + timedelta(seconds=60)  # ... with a backoff of at most a minute
-            assert messages_of(db, pid) == 0
+            assert shop_messages_of(db, pid) == 0
         clock.advance(seconds=20)
 
     for pid in (first, second):
@@ -495,7 +390,7 @@ def test_r6_channel_outage_backs_off_then_gives_up_within_30_minutes(app, db, ma
         assert p.failure_reason == worker.GAVE_UP
         assert give_up <= final_at[pid] - created[pid] <= timedelta(minutes=30)
         assert attempts_seen[pid] > 5  # it really retried during the outage
-        assert messages_of(db, pid) == 1
+        assert shop_messages_of(db, pid) == 1
     funds = db.session.get(FundsAccount, s.shop_id, populate_existing=True)
     assert (funds.available_fen, funds.held_fen, funds.paid_out_fen) == (TOPUP_FEN, 0, 0)
     assert ch.transfers() == []
@@ -506,9 +401,9 @@ def test_r6_channel_outage_backs_off_then_gives_up_within_30_minutes(app, db, ma
         worker.run_once(clock.advance(seconds=30))
     assert ch.transfers() == [] and ch.submit_calls == 0
     for pid in (first, second):
-        assert fresh(db, pid).status == "failed" and messages_of(db, pid) == 1
+        assert fresh(db, pid).status == "failed" and shop_messages_of(db, pid) == 1
         assert_money_where_status_says(app, db, pid)
-    assert_ledger_consistent(db, s.shop_id)
+    assert_money_invariants(db, s.shop_id)
 
 
 # --- interleavings of two workers and a slow channel ---------------------------------------------
@@ -519,7 +414,7 @@ def test_r6_one_worker_gives_up_while_a_stalled_worker_submits_the_same_payout(a
     channel (unknown) while B wakes up, passes the fence (the claim is still B's) and submits, and
     the channel accepts. A's give-up must not fail a payout that B just got accepted: the buyer
     would be paid and the shop's hold released."""
-    s = shop_with_funds(make, db, clock)
+    s = crash_world(make, db)
     pid = create(db, s.main, s.order, clock)
     created = clock.now()
     ch = channel(app)
@@ -563,7 +458,7 @@ def test_r6_a_worker_that_lost_its_claim_sends_nothing(app, db, make, clock):
     """Worker B's claim ran out and the reconciler put the payout back in the queue; worker C
     claimed it again. B wakes up: the fence stops it (its token is stale), and only C's request
     reaches the channel."""
-    s = shop_with_funds(make, db, clock)
+    s = crash_world(make, db)
     pid = create(db, s.main, s.order, clock)
     ch = channel(app)
     stale = worker.claim_due(clock.now())
@@ -574,7 +469,7 @@ def test_r6_a_worker_that_lost_its_claim_sends_nothing(app, db, make, clock):
     assert fresh_claims == [worker.Claim(pid, 2)]
     assert worker.submit(stale[0], clock.now()) is False and ch.submit_calls == 0
     assert worker.submit(fresh_claims[0], clock.now()) is True and ch.submit_calls == 1
-    p = run_until_final(db, clock, pid)
+    run_until_final(db, clock, pid)
     assert_paid_exactly_once(app, db, pid, s.shop_id)
 
 
@@ -582,7 +477,7 @@ def test_r6_channel_paid_a_payout_whose_answers_kept_timing_out(app, db, make, c
     """The first submit reached the channel, which paid the buyer; every answer after that timed
     out until the give-up deadline. The reconciler asks the channel, learns it succeeded, and
     must record that (not crash, not release the money)."""
-    s = shop_with_funds(make, db, clock)
+    s = crash_world(make, db)
     pid = create(db, s.main, s.order, clock)
     created = clock.now()
     ch = channel(app)

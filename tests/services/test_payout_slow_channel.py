@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.services.test_payout_crash_recovery import (
-    assert_ledger_consistent, assert_money_where_status_says, channel, create, fresh, shop_with_funds,
+from tests.support import (
+    assert_money_invariants, assert_money_where_status_says, channel, fresh, new_payout, payout_world,
 )
 from webapp import worker
 
@@ -39,9 +38,9 @@ def _wait_for(predicate, what: str, timeout: float = 30.0) -> None:
 
 
 def test_r6_slow_accept_racing_the_give_up_pays_once_or_fails_unpaid(app, db, make, clock, db_url):
-    s = shop_with_funds(make, db, clock)
+    s = payout_world(make, db, funds_fen=100_000, quota=None)
     orders = [s.order] + [make.order(s.shop, s.buyer, paid_fen=10_000) for _ in range(4)]
-    pids = [create(db, s.main, o, clock) for o in orders]
+    pids = [new_payout(db, s.main, o, clock) for o in orders]
 
     locker = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
     with locker.connect() as conn:
@@ -84,6 +83,6 @@ def test_r6_slow_accept_racing_the_give_up_pays_once_or_fails_unpaid(app, db, ma
         p = fresh(db, pid)
         assert p.status in ("succeeded", "failed"), (pid, p.status)
         assert_money_where_status_says(app, db, pid)  # failed => no transfer at the channel; paid once
-    assert_ledger_consistent(db, s.shop_id)
+    assert_money_invariants(db, s.shop_id)
     paid = sum(t["amount_fen"] for t in channel(app).transfers() if t["state"] != "failed")
     assert paid == sum(fresh(db, pid).amount_fen for pid in pids if fresh(db, pid).status == "succeeded")

@@ -76,7 +76,7 @@ class PayoutMachine(RuleBasedStateMachine):
         toggled_buyer = make.buyer()  # its wallet freezes and thaws
         self.toggled_buyer = toggled_buyer.login
         self.orders = []  # (order id, order_no, paid_fen)
-        for buyer, paid in zip((ok_buyer, frozen_buyer, toggled_buyer), ORDERS_PAID_FEN):
+        for buyer, paid in zip((ok_buyer, frozen_buyer, toggled_buyer), ORDERS_PAID_FEN, strict=True):
             order = make.order(shop, buyer, paid_fen=paid)
             self.orders.append((order.id, order.order_no, paid))
         ledger.topup(db.session, shop.id, FIRST_TOPUP_FEN, T0)

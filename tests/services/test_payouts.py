@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from tests.support import assert_money_invariants, both_backends, intent, payout_world
+from tests.support import assert_money_invariants, both_backends, intent, payout_world, run_until_final
 from webapp import worker
 from webapp.domain.payout_rules import Code
 from webapp.models import AccountDayUsage, AuditEvent, FundsAccount, InSiteMessage, LedgerEntry, Payout, ShopDayUsage
@@ -123,9 +123,44 @@ def test_r3_5_order_remaining(db, make, clock):
     svc.create_payout(db.session, w.main, intent(w.order, 400), clock.now())
 
 
-def test_r3_5_database_refuses_non_positive_amounts_even_past_the_rules(db, make, clock):
+@pytest.mark.parametrize("amount_fen", [0, -1, -500])
+def test_r3_5_rules_refuse_non_positive_amounts_and_write_nothing(db, make, clock, amount_fen):
     w = payout_world(make, db)
-    assert refused(db, w.main, intent(w.order, 0), clock.now()) == [Code.AMOUNT_NOT_POSITIVE]
+    assert refused(db, w.main, intent(w.order, amount_fen), clock.now()) == [Code.AMOUNT_NOT_POSITIVE]
+    assert refused(db, w.staff, intent(w.order, amount_fen), clock.now()) == [Code.AMOUNT_NOT_POSITIVE]
+    assert db.session.scalar(select(func.count()).select_from(Payout)) == 0
+    assert_money_invariants(db, w.shop.id)
+
+
+def test_r3_5_database_refuses_non_positive_amounts_even_past_the_rules(db, make, clock):
+    """Rows written straight to the tables, past the services and their rules: the schema's own
+    CHECK constraints refuse a payout or a ledger movement of zero or less (a positive one goes in)."""
+    from sqlalchemy.exc import IntegrityError
+
+    w = payout_world(make, db)
+    ids = (w.shop.id, w.order.id, w.buyer.id, w.main.id)
+    now = clock.now()
+
+    def payout_row(amount_fen):
+        shop_id, order_id, buyer_id, main_id = ids
+        return Payout(shop_id=shop_id, order_id=order_id, buyer_id=buyer_id, started_by_id=main_id,
+                      amount_fen=amount_fen, reason_code="shipping_fee", note="", request_key=f"raw-{amount_fen}",
+                      status="pending", shop_day=now.date(), created_at=now, updated_at=now)
+
+    def ledger_row(amount_fen):
+        return LedgerEntry(shop_id=ids[0], movement="hold", from_account="available", to_account="held",
+                           amount_fen=amount_fen, created_at=now)
+
+    for build in (payout_row, ledger_row):
+        db.session.add(build(1))
+        db.session.flush()  # the control: the same row with a positive amount is accepted
+        db.session.rollback()
+        for amount_fen in (0, -1, -100):
+            db.session.add(build(amount_fen))
+            with pytest.raises(IntegrityError, match="(?i)amount_positive|check constraint"):
+                db.session.flush()
+            db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Payout)) == 0
 
 
 def test_refusal_writes_nothing(db, make, clock):
@@ -181,16 +216,6 @@ def test_eligibility_reports_allowances(db, make, clock):
 
 # --- processing (R6) ------------------------------------------------------------------------
 
-def run_until_final(clock, payout_id, db, rounds=10):
-    for _ in range(rounds):
-        worker.run_once(clock.now())
-        p = db.session.get(Payout, payout_id, populate_existing=True)
-        if p.status in ("succeeded", "failed"):
-            return p
-        clock.advance(seconds=2)
-    return db.session.get(Payout, payout_id, populate_existing=True)
-
-
 def test_r6_pending_processing_succeeded_captures_the_money(db, make, clock, app):
     w = payout_world(make, db)
     p = svc.create_payout(db.session, w.staff, intent(w.order, 500), clock.now()).payout
@@ -199,7 +224,7 @@ def test_r6_pending_processing_succeeded_captures_the_money(db, make, clock, app
     worker.submit(claims[0], clock.now())
     p = db.session.get(Payout, p.id, populate_existing=True)
     assert p.status == "processing" and p.channel_ref == f"SIM{p.id:010d}"
-    p = run_until_final(clock, p.id, db)
+    p = run_until_final(db, clock, p.id, step_seconds=2, max_rounds=10)
     assert p.status == "succeeded" and p.succeeded_at is not None
     funds = db.session.get(FundsAccount, w.shop.id, populate_existing=True)
     assert (funds.held_fen, funds.paid_out_fen) == (0, 500)
@@ -213,7 +238,7 @@ def test_r6_failed_payout_releases_money_gives_allowance_back_and_messages_once(
     frozen = make.buyer(login="frozen-buyer")
     order = make.order(w.shop, frozen)
     p = svc.create_payout(db.session, w.staff, intent(order, 5_000), clock.now()).payout
-    p = run_until_final(clock, p.id, db)
+    p = run_until_final(db, clock, p.id, step_seconds=2, max_rounds=10)
     assert p.status == "failed" and p.failure_reason == "buyer_wallet_frozen"
     funds = db.session.get(FundsAccount, w.shop.id, populate_existing=True)
     assert (funds.available_fen, funds.held_fen, funds.paid_out_fen) == (1_000_000, 0, 0)
@@ -227,32 +252,32 @@ def test_r6_failed_payout_releases_money_gives_allowance_back_and_messages_once(
     assert_money_invariants(db, w.shop.id)
 
 
-def test_r6_transient_errors_retry_with_backoff(db, make, clock, app):
+def payout_after_an_outage(db, make, clock, app):
+    """A ¥5 payout whose first attempt met a channel outage; the channel is back."""
     w = payout_world(make, db)
     channel = app.extensions["afterdesk.channel"]
     p = svc.create_payout(db.session, w.main, intent(w.order, 500), clock.now()).payout
     channel.outage = True
     worker.run_once(clock.now())
-    p = db.session.get(Payout, p.id, populate_existing=True)
-    assert p.status == "pending" and p.attempts == 1 and p.next_attempt_at > clock.now()
     channel.outage = False
+    return w, channel, db.session.get(Payout, p.id, populate_existing=True)
+
+
+def test_r6_transient_errors_retry_with_backoff(db, make, clock, app):
+    w, channel, p = payout_after_an_outage(db, make, clock, app)
+    assert p.status == "pending" and p.attempts == 1 and p.next_attempt_at > clock.now()
     worker.run_once(clock.now())  # not due yet
     assert db.session.get(Payout, p.id, populate_existing=True).attempts == 1
     clock.advance(seconds=2)
-    assert run_until_final(clock, p.id, db).status == "succeeded"
+    assert run_until_final(db, clock, p.id, step_seconds=2, max_rounds=10).status == "succeeded"
 
 
 def test_r6_continue_payout_requeues_a_pending_payout_and_never_pays_twice(db, make, clock, app):
-    w = payout_world(make, db)
-    channel = app.extensions["afterdesk.channel"]
-    p = svc.create_payout(db.session, w.main, intent(w.order, 500), clock.now()).payout
-    channel.outage = True
-    worker.run_once(clock.now())
-    channel.outage = False
+    w, channel, p = payout_after_an_outage(db, make, clock, app)
     for _ in range(3):  # an impatient merchant presses 继续打款 several times
         svc.continue_payout(db.session, w.main, p.id, clock.now())
     assert db.session.get(Payout, p.id, populate_existing=True).next_attempt_at == clock.now()
-    p = run_until_final(clock, p.id, db)
+    p = run_until_final(db, clock, p.id, step_seconds=2, max_rounds=10)
     svc.continue_payout(db.session, w.main, p.id, clock.now())  # on a final payout: nothing happens
     worker.run_once(clock.now())
     assert p.status == "succeeded" and len([t for t in channel.transfers() if t["payout_id"] == p.id]) == 1

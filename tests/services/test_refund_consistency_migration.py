@@ -2,7 +2,7 @@
 built at 0005 with the testers' inconsistent rows, upgraded to head, and checked."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.races.test_payout_races import account, race
-from tests.support import assert_money_invariants, both_backends, payout_world
+from tests.support import account, assert_money_invariants, both_backends, payout_world, race
 from webapp.models import AccountDayUsage, AfterSalesCase
 from webapp.services import refunds
 from webapp.services import staff as staff_svc

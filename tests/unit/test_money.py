@@ -67,6 +67,7 @@ def test_r16_round_trip(fen):
         (0, "零元整"), (500, "伍元整"), (1, "壹分"), (50, "伍角"), (1250, "壹拾贰元伍角"), (100550, "壹仟零伍元伍角"),
         (100505, "壹仟零伍元零伍分"), (1_000_000, "壹万元整"), (1_500_000, "壹万伍仟元整"), (10_000_100, "壹拾万零壹元整"),
         (299_900, "贰仟玖佰玖拾玖元整"), (100_000_000_00, "壹亿元整"), (100_001_000_00, "壹亿零壹仟元整"),
+        (1_050_000, "壹万零伍佰元整"), (1_005_000, "壹万零伍拾元整"),  # a group under 1000 after a higher one: 零
     ],
 )
 def test_r4_amount_in_chinese_capitals(fen, words):
@@ -77,7 +78,8 @@ def test_r4_amount_in_chinese_capitals(fen, words):
 
 @pytest.mark.parametrize(
     "fen, words",
-    [(500, "five yuan"), (1250, "twelve yuan fifty fen"), (5, "five fen"), (0, "zero yuan"),
+    [(500, "five yuan"), (1250, "twelve yuan fifty fen"), (5, "five fen"), (0, "zero yuan"), (2_000, "twenty yuan"),
+     (1_900, "nineteen yuan"), (2_120, "twenty-one yuan twenty fen"), (-150, "minus one yuan fifty fen"),
      (1_500_000, "fifteen thousand yuan"), (299_999, "two thousand nine hundred ninety-nine yuan ninety-nine fen")],
 )
 def test_r4_amount_in_english_words(fen, words):

@@ -105,6 +105,10 @@ def test_r3_4_funds_balance():
 
 def test_r3_4_arrears_block_payouts():
     f = replace(MAIN, arrears_fen=1)
+    b = rules.blocking_reasons(f)  # told before an amount is typed, even with money in the funds account
+    assert codes(b) == [Code.INSUFFICIENT_FUNDS] and b[0].params == {"available": 1_000_000, "arrears": 1}
+    assert b[0].message == rules.ARREARS_MESSAGE and b[0].rule == "R3.4"
+    assert codes(rules.check_create(f, 100)) == [Code.INSUFFICIENT_FUNDS]
     r = rules.amount_refusals(f, 100)
     assert codes(r) == [Code.INSUFFICIENT_FUNDS] and r[0].message == rules.ARREARS_MESSAGE
     assert rules.allowances(f).max_fen == 0

@@ -3,7 +3,8 @@ here, not derived from the table under test, so a change to PAYOUT_TRANSITIONS m
 file too. Every status write goes through services.payouts.move(), which checks this table."""
 import pytest
 
-from webapp.domain.states import PAYOUT_TRANSITIONS, IllegalTransition, PayoutStatus, check_transition
+from tests.support import assert_transition, assert_truth_table_covers_every_pair
+from webapp.domain.states import PAYOUT_TRANSITIONS, PayoutStatus
 
 A, P, R, S, F, C = "awaiting_approval", "pending", "processing", "succeeded", "failed", "cancelled"
 
@@ -49,17 +50,12 @@ TRUTH = {
 
 
 def test_r6_truth_table_covers_every_pair():
-    statuses = {s.value for s in PayoutStatus}
-    assert {a for a, _ in TRUTH} == statuses and len(TRUTH) == len(statuses) ** 2
+    assert_truth_table_covers_every_pair(TRUTH, PayoutStatus)
 
 
 @pytest.mark.parametrize(("current", "target"), list(TRUTH))
 def test_r6_payout_transition(current, target):
-    if TRUTH[(current, target)]:
-        check_transition(PAYOUT_TRANSITIONS, PayoutStatus(current), PayoutStatus(target))
-    else:
-        with pytest.raises(IllegalTransition):
-            check_transition(PAYOUT_TRANSITIONS, PayoutStatus(current), PayoutStatus(target))
+    assert_transition(PAYOUT_TRANSITIONS, PayoutStatus, current, target, TRUTH[(current, target)])
 
 
 def test_r6_move_is_the_only_status_writer():

@@ -110,3 +110,53 @@ def test_r13_funding_never_waits_on_the_balance(amount, available, funds, advanc
 @pytest.mark.parametrize("topup, arrears, recovered", [(1000, 0, 0), (1000, 300, 300), (200, 300, 200), (300, 300, 300)])
 def test_r13_recovery_first_from_the_next_topup(topup, arrears, recovered):
     assert rules.recovery(topup, arrears) == recovered
+
+
+# --- R22 (+ R20 for refunds): may a sub-account decide this refund case? ----------------------------
+
+NP, PR, DY, NM = (rules.DecideRefusal.NO_PERMISSION, rules.DecideRefusal.OVER_PER_REFUND, rules.DecideRefusal.OVER_DAILY,
+                  rules.DecideRefusal.NEEDS_MAIN)
+#  main?  enabled  per-refund  daily  used today  amount  approval at   -> refusal (None: it may decide)
+DECIDE = [
+    (True,  False, None,  None,  0,     99_999, None,   None),               # the main account always may
+    (True,  True,  1_000, 5_000, 5_000, 9_999,  2_000,  None),
+    (False, False, 1_000, 5_000, 0,     1,      None,   (NP, None)),         # not allowed by its main account
+    (False, True,  None,  5_000, 0,     1,      None,   (NP, None)),         # limits not set
+    (False, True,  1_000, None,  0,     1,      None,   (NP, None)),
+    (False, True,  1_000, 5_000, 0,     1_000,  None,   None),               # at the per-refund limit
+    (False, True,  1_000, 5_000, 0,     1_001,  None,   (PR, 1_000)),
+    (False, True,  1_000, 5_000, 4_000, 1_000,  None,   None),               # exactly up to the daily limit
+    (False, True,  1_000, 5_000, 4_001, 1_000,  None,   (DY, 5_000)),
+    (False, True,  1_000, 5_000, 4_500, 501,    None,   (DY, 5_000)),
+    (False, True,  1_000, 5_000, 0,     499,    500,    None),               # below the shop's approval threshold
+    (False, True,  1_000, 5_000, 0,     500,    500,    (NM, 500)),          # at it: the main account decides
+    (False, True,  1_000, 5_000, 4_900, 1_001,  500,    (NM, 500)),          # the threshold is named first
+    (False, True,  1_000, 5_000, 4_900, 900,    None,   (DY, 5_000)),
+]
+
+
+@pytest.mark.parametrize(("is_main", "enabled", "per_refund", "daily", "used", "amount", "approval", "refusal"), DECIDE)
+def test_r22_who_may_decide_a_refund(is_main, enabled, per_refund, daily, used, amount, approval, refusal):
+    assert rules.decide_refusal(actor_is_main=is_main, enabled=enabled, per_refund_fen=per_refund, daily_fen=daily,
+                                used_today_fen=used, amount_fen=amount, approval_fen=approval) == refusal
+
+
+# --- R24: what an order (or a case) can still refund ------------------------------------------------
+
+#  paid  refunded  requested  -> left
+REFUNDABLE = [
+    (990, None,  None, 990),  # nothing refunded yet
+    (990, 0,     None, 990),
+    (990, 500,   None, 490),
+    (990, 990,   None, 0),    # refunded in full
+    (990, 1_000, None, 0),    # never below 0, even if the books say more went out
+    (990, 0,     300,  300),  # a case asks for less than is left: at most what it asked for
+    (990, 500,   600,  490),  # ... and never more than is left
+    (990, 990,   300,  0),
+    (990, 0,     -5,   0),
+]
+
+
+@pytest.mark.parametrize(("paid", "refunded", "requested", "left"), REFUNDABLE)
+def test_r24_refundable_amount(paid, refunded, requested, left):
+    assert rules.refundable_fen(paid_fen=paid, refunded_fen=refunded, requested_fen=requested) == left

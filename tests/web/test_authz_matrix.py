@@ -11,7 +11,7 @@ ACTORS = ["anon", "main_a", "staff_a", "main_b", "staff_b", "buyer_x", "buyer_y"
 
 
 def row(anon, main_a, staff_a, main_b, staff_b, buyer_x, buyer_y):
-    return dict(zip(ACTORS, (anon, main_a, staff_a, main_b, staff_b, buyer_x, buyer_y)))
+    return dict(zip(ACTORS, (anon, main_a, staff_a, main_b, staff_b, buyer_x, buyer_y), strict=True))
 
 
 MERCHANT_LIST = row(302, 200, 200, 200, 200, 403, 403)

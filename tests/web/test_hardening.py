@@ -48,14 +48,30 @@ def test_r4_forged_request_key_is_refused_and_nothing_is_created(client, pw, log
     assert db.session.scalar(select(func.count()).select_from(Payout)) == 0
 
 
-def test_csv_export_neutralises_formulas_in_every_text_cell(client, make, db, clock, login_as):
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.mark.parametrize("lead", FORMULA_STARTS, ids=["eq", "plus", "minus", "at", "tab", "cr"])
+def test_csv_export_neutralises_formulas_in_every_text_cell(client, make, db, clock, login_as, lead):
+    """Every cell a person typed (buyer name, note to the buyer, starter's name) is written with a
+    leading quote when it starts like a formula; no cell of the file starts like one."""
     w = payout_world(make, db)
-    evil = make.buyer(display_name='=HYPERLINK("http://evil","x")')
-    order = make.order(w.shop, evil)
-    svc.create_payout(db.session, w.main, intent(order, 100), clock.now())
+    evil_buyer = make.buyer(display_name=lead + 'HYPERLINK("http://evil","x")')
+    evil_staff = make.account(w.shop, role="staff", display_name=lead + "SUM(A1:A9)")
+    make.quota(evil_staff, 5_000, 20_000)
+    order = make.order(w.shop, evil_buyer)
+    svc.create_payout(db.session, evil_staff, intent(order, 100, note=lead + "cmd|' /C calc'!A0"), clock.now())
     login_as(w.main)
-    rows = list(csv.reader(io.StringIO(client.get("/payouts/export.csv").get_data().decode("utf-8-sig"))))
-    assert rows[1][2].startswith("'=")
+    rows = list(csv.reader(io.StringIO(client.get("/payouts/export.csv").get_data().decode("utf-8-sig"),
+                                       newline="")))
+    data = rows[1:]
+    assert len(rows[0]) == 11 and len(data) == 1
+    buyer, note, started_by = data[0][2], data[0][5], data[0][6]  # the columns a person typed
+    assert buyer == "'" + lead + 'HYPERLINK("http://evil","x")'
+    assert note == "'" + lead + "cmd|' /C calc'!A0"
+    assert started_by == "'" + lead + "SUM(A1:A9)"
+    for cell in data[0]:
+        assert not cell.startswith(FORMULA_STARTS), (cell, data[0])
 
 
 def test_background_polls_do_not_keep_an_idle_session_alive(client, pw, login_as, clock, db):

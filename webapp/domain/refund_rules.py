@@ -57,15 +57,33 @@ def window_closes_at(paid_at: datetime) -> datetime:
     return paid_at + WINDOW
 
 
+def refundable_fen(*, paid_fen: int, refunded_fen: int | None, requested_fen: int | None = None) -> int:
+    """R24: what can still be refunded on an order (never below 0); for a case, at most what it
+    asked for. The one answer for the order and case pages and for the refund services."""
+    left = paid_fen - (refunded_fen or 0)
+    if requested_fen is not None:
+        left = min(requested_fen, left)
+    return max(0, left)
+
+
+def order_refusal(*, order_closed: bool, refundable_fen: int) -> ApplyRefusal | None:
+    """Whether this order can take a refund application at all (R23, R24): asked by the buyer's
+    order page (what to offer) and by `apply` (under the locks)."""
+    if refundable_fen <= 0:
+        return ApplyRefusal.NOTHING_LEFT
+    if order_closed:
+        return ApplyRefusal.ORDER_CLOSED
+    return None
+
+
 def apply_refusals(*, now: datetime, paid_at: datetime, order_closed: bool, refundable_fen: int,
                    kind: str, goods_intact: bool | None) -> list[ApplyRefusal]:
     """What stops any application (R23: every buyer can ask; outside the 7 days it only goes
     to the merchant's review instead of being refunded at once)."""
     out = []
-    if refundable_fen <= 0:
-        out.append(ApplyRefusal.NOTHING_LEFT)
-    elif order_closed:
-        out.append(ApplyRefusal.ORDER_CLOSED)
+    refusal = order_refusal(order_closed=order_closed, refundable_fen=refundable_fen)
+    if refusal is not None:
+        out.append(refusal)
     if kind == "return_and_refund" and goods_intact is None:
         out.append(ApplyRefusal.GOODS_CONDITION_MISSING)
     return out
@@ -124,15 +142,19 @@ class BuyerOffer:
     why: ReviewWhy | None = None
     refusal: ApplyRefusal | None = None
 
+    @property
+    def can_apply(self) -> bool:
+        """May this buyer apply for a refund on this order now (fast or for the shop's review)?"""
+        return self.offer in (Offer.FAST, Offer.REVIEW)
+
 
 def buyer_offer(*, opted_in: bool, enabled: bool, in_window: bool, order_closed: bool, refundable_fen: int,
                 has_open_case: bool) -> BuyerOffer:
     if has_open_case:
         return BuyerOffer(Offer.OPEN)
-    if refundable_fen <= 0:
-        return BuyerOffer(Offer.NONE, refusal=ApplyRefusal.NOTHING_LEFT)
-    if order_closed:
-        return BuyerOffer(Offer.NONE, refusal=ApplyRefusal.ORDER_CLOSED)
+    refusal = order_refusal(order_closed=order_closed, refundable_fen=refundable_fen)
+    if refusal is not None:
+        return BuyerOffer(Offer.NONE, refusal=refusal)
     why = fast_refund_why_not(opted_in=opted_in, enabled=enabled, in_window=in_window)
     return BuyerOffer(Offer.REVIEW, why=why) if why else BuyerOffer(Offer.FAST)
 

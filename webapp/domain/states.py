@@ -110,6 +110,8 @@ PAYOUT_COMMITTED = frozenset({PayoutStatus.AWAITING_APPROVAL, PayoutStatus.PENDI
 PAYOUT_FINAL = frozenset({PayoutStatus.SUCCEEDED, PayoutStatus.FAILED, PayoutStatus.CANCELLED})
 #: Not final and still followed live on the pages.
 PAYOUT_LIVE = frozenset({PayoutStatus.AWAITING_APPROVAL, PayoutStatus.PENDING, PayoutStatus.PROCESSING})
+#: Sent or about to be sent to the channel, not final yet (the buyer sees "on its way").
+PAYOUT_IN_FLIGHT = frozenset({PayoutStatus.PENDING, PayoutStatus.PROCESSING})
 
 PAYOUT_TRANSITIONS: dict[PayoutStatus, frozenset[PayoutStatus]] = {
     # Approved: into the queue; rejected, withdrawn or not decided within 24 h: cancelled (R20).

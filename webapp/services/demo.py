@@ -130,7 +130,7 @@ def seed_demo(now: datetime) -> SeedReport:
     from ..models import FundsAccount, PayoutQuota
     from . import ledger
 
-    for shop, amount in zip(shops, (5_000_000, 500_000)):
+    for shop, amount in zip(shops, (5_000_000, 500_000), strict=True):
         if db.session.get(FundsAccount, shop.id) is None:
             ledger.topup(db.session, shop.id, amount, now, memo="demo top-up")
             created["topups"] = created.get("topups", 0) + 1
@@ -139,7 +139,7 @@ def seed_demo(now: datetime) -> SeedReport:
             MerchantAccount.shop_id == shop.id, MerchantAccount.role == "staff").order_by(MerchantAccount.id)).all()
         # staff1: payouts ¥200 each / ¥1,000 a day, refunds ¥100 / ¥500 (R7, R22); staff2: no payouts, approves (R20).
         for account, (enabled, per, daily, refunds) in zip(staff, ((True, 20_000, 100_000, (10_000, 50_000)),
-                                                                     (False, None, None, None))):
+                                                                     (False, None, None, None)), strict=False):  # the first two sub-accounts
             if db.session.get(PayoutQuota, account.id) is None:
                 db.session.add(PayoutQuota(account_id=account.id, shop_id=shop.id, enabled=enabled,
                                            per_payout_fen=per, daily_fen=daily, updated_at=now,

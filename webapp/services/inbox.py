@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ..db import write_transaction
 from ..extensions import db
 from ..models import InSiteMessage, Order, Shop
+from .errors import MessageNotFound
 from .queries import Page, keyset
 from .rows import ensure_row
 
@@ -30,6 +31,14 @@ def messages(shop_id: int, cursor: str | None = None, limit: int = 25) -> Page[I
 
 def get(shop_id: int, message_id: int) -> InSiteMessage | None:
     return db.session.scalar(select(InSiteMessage).where(InSiteMessage.shop_id == shop_id, InSiteMessage.id == message_id))
+
+
+def get_message(shop_id: int, message_id: int) -> InSiteMessage:
+    """The shop's message, or MessageNotFound (a 404 at the edge)."""
+    message = get(shop_id, message_id)
+    if message is None:
+        raise MessageNotFound(message_id)
+    return message
 
 
 def mark_read(shop_id: int, message_id: int, now: datetime) -> None:
@@ -105,6 +114,14 @@ def buyer_messages(buyer_id: int, cursor: str | None = None, limit: int = 25) ->
 def buyer_get(buyer_id: int, message_id: int) -> InSiteMessage | None:
     """The buyer's own message, or None (another buyer's message does not exist for them, R18)."""
     return db.session.scalar(select(InSiteMessage).where(InSiteMessage.buyer_id == buyer_id, InSiteMessage.id == message_id))
+
+
+def get_buyer_message(buyer_id: int, message_id: int) -> InSiteMessage:
+    """The buyer's own message, or MessageNotFound (R18: another buyer's answers 404)."""
+    message = buyer_get(buyer_id, message_id)
+    if message is None:
+        raise MessageNotFound(message_id)
+    return message
 
 
 def buyer_mark_read(buyer_id: int, message_id: int, now: datetime) -> None:

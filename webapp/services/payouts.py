@@ -26,7 +26,7 @@ from ..models import (
     AccountDayUsage, Buyer, ChannelEvent, FundsAccount, InSiteMessage, MerchantAccount, Movement, Order, Payout, PayoutQuota, Shop,
     ShopDayUsage,
 )
-from . import audit, inbox, ledger
+from . import audit, errors, inbox, ledger
 from .rows import ensure_row, lock
 
 log = logging.getLogger("afterdesk.payouts")
@@ -48,8 +48,8 @@ class RequestKeyConflict(PayoutError):
     """The request key was used before for a different payout (Stripe's rule)."""
 
 
-class OrderNotFound(PayoutError):
-    pass
+class OrderNotFound(PayoutError, errors.OrderNotFound):
+    """No such order (or payout) in the actor's shop: a 404 at the edge."""
 
 
 @dataclass(frozen=True)
@@ -363,12 +363,12 @@ def _release(session: Session, funds, shop_usage, account_usage, payout: Payout,
 
 
 def _message(session: Session, payout: Payout, kind: str, now: datetime, **params) -> None:
-    """An in-site message (站内信) to the shop about this payout; codes and values, text at the edge."""
+    """An in-site message (站内信) to the shop about this payout; codes and values only: its text
+    and where it leads (url_for) are made at the edge, webapp/web/messages.py."""
     order_no = params.pop("order_no", None) or session.scalar(select(Order.order_no).where(Order.id == payout.order_id))
     session.add(InSiteMessage(
         shop_id=payout.shop_id, kind=kind, payout_id=payout.id,
-        params=json.dumps({"order_no": order_no, "amount_fen": payout.amount_fen, **params}),
-        link=f"/orders/{order_no}#payout-{payout.id}", created_at=now,
+        params=json.dumps({"order_no": order_no, "amount_fen": payout.amount_fen, **params}), created_at=now,
     ))
 
 

@@ -1,5 +1,6 @@
 """Read models for the pages: every merchant query is scoped to a shop, every buyer query to a
-buyer (R18). Lists use keyset pagination, newest first (no OFFSET)."""
+buyer (R18). Lists use keyset pagination, newest first (no OFFSET). The `get_*` readers raise a
+NotFound (services/errors.py) that the web layer answers with 404 in one place."""
 from __future__ import annotations
 
 import re
@@ -8,9 +9,11 @@ from datetime import datetime, timezone
 from typing import Generic, Sequence, TypeVar
 
 from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import AfterSalesCase, Order
+from ..models import AfterSalesCase, MerchantAccount, Order, Payout, Shop
+from .errors import CaseNotFound, OrderNotFound, PayoutNotFound
 
 T = TypeVar("T")
 
@@ -98,3 +101,87 @@ def shop_case(shop_id: int, case_id: int) -> AfterSalesCase | None:
     return db.session.scalar(
         select(AfterSalesCase).where(AfterSalesCase.shop_id == shop_id, AfterSalesCase.id == case_id)
     )
+
+
+def get_shop_order(shop_id: int, order_no: str) -> Order:
+    """The shop's order, or OrderNotFound (another shop's order included, R18)."""
+    order = shop_order(shop_id, order_no)
+    if order is None:
+        raise OrderNotFound(order_no)
+    return order
+
+
+def get_buyer_order(buyer_id: int, order_no: str) -> Order:
+    order = buyer_order(buyer_id, order_no)
+    if order is None:
+        raise OrderNotFound(order_no)
+    return order
+
+
+def get_shop_case(shop_id: int, case_id: int) -> AfterSalesCase:
+    case = shop_case(shop_id, case_id)
+    if case is None:
+        raise CaseNotFound(case_id)
+    return case
+
+
+def get_buyer_case(buyer_id: int, case_id: int) -> AfterSalesCase:
+    case = db.session.scalar(select(AfterSalesCase).where(AfterSalesCase.id == case_id,
+                                                          AfterSalesCase.buyer_id == buyer_id))
+    if case is None:
+        raise CaseNotFound(case_id)
+    return case
+
+
+def latest_buyer_case(buyer_id: int, order_id: int) -> AfterSalesCase | None:
+    """The buyer's most recent application on this order, whatever its status."""
+    return db.session.scalar(select(AfterSalesCase).where(
+        AfterSalesCase.order_id == order_id, AfterSalesCase.buyer_id == buyer_id).order_by(AfterSalesCase.id.desc()))
+
+
+# --- payouts ---------------------------------------------------------------------------------
+
+def get_shop_payout(shop_id: int, payout_id: int, *, for_row: bool = False) -> Payout:
+    """The shop's payout, or PayoutNotFound. `for_row`: with what its status row shows, in one
+    indexed read by primary key (the live status polls this)."""
+    stmt = select(Payout).where(Payout.id == payout_id, Payout.shop_id == shop_id)
+    if for_row:
+        stmt = stmt.options(joinedload(Payout.started_by).lazyload("*"), joinedload(Payout.order).lazyload("*"))
+    payout = db.session.scalar(stmt)
+    if payout is None:
+        raise PayoutNotFound(payout_id)
+    return payout
+
+
+def order_payouts(order_id: int, *, buyer_id: int | None = None) -> list[Payout]:
+    """An order's payouts, newest first; with `buyer_id`, only if they went to that buyer."""
+    stmt = select(Payout).where(Payout.order_id == order_id)
+    if buyer_id is not None:
+        stmt = stmt.where(Payout.buyer_id == buyer_id)
+    return list(db.session.scalars(stmt.order_by(Payout.created_at.desc(), Payout.id.desc())))
+
+
+def order_payout(order_id: int, payout_id: int) -> Payout | None:
+    """One payout of this order (the result step of the flow), or None."""
+    return db.session.scalar(select(Payout).where(Payout.id == payout_id, Payout.order_id == order_id))
+
+
+def get_buyer_payout(buyer_id: int, payout_id: int) -> Payout:
+    payout = db.session.scalar(select(Payout).where(Payout.id == payout_id, Payout.buyer_id == buyer_id))
+    if payout is None:
+        raise PayoutNotFound(payout_id)
+    return payout
+
+
+# --- shops -----------------------------------------------------------------------------------
+
+def shop(shop_id: int) -> Shop:
+    return db.session.get(Shop, shop_id)
+
+
+def shop_account(shop_id: int, account_id: int | None) -> MerchantAccount | None:
+    """An account of this shop (who confirmed a setting, ...), or None."""
+    if account_id is None:
+        return None
+    return db.session.scalar(select(MerchantAccount).where(MerchantAccount.id == account_id,
+                                                           MerchantAccount.shop_id == shop_id))

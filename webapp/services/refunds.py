@@ -17,7 +17,7 @@ from ..domain.calendar import shop_day
 from ..models import (
     AccountDayUsage, AfterSalesCase, Buyer, CaseEvent, MerchantAccount, Movement, Order, PayoutQuota, RefundSettings, Shop,
 )
-from . import audit, inbox, ledger
+from . import audit, errors, inbox, ledger
 from .rows import ensure_row, lock
 
 
@@ -38,8 +38,8 @@ class ApplicationRefused(RefundError):
         self.params = params
 
 
-class CaseNotFound(RefundError):
-    pass
+class CaseNotFound(RefundError, errors.CaseNotFound):
+    """No such case (or order) for this actor: a 404 at the edge."""
 
 
 class CaseClosed(RefundError):
@@ -119,6 +119,18 @@ def refunded_so_far(session: Session, order_id: int) -> int:
     return int(session.scalar(select(Order.refunded_fen).where(Order.id == order_id)) or 0)
 
 
+def order_refundable_fen(order: Order) -> int:
+    """R24: what is left to refund on this order (the rule `apply` uses under its locks)."""
+    return rules.refundable_fen(paid_fen=order.paid_fen, refunded_fen=order.refunded_fen)
+
+
+def case_refund_fen(case: AfterSalesCase) -> int:
+    """What approving this case refunds now: what it asked for, at most what is left on the
+    order (the rule `approve` applies on the locked rows)."""
+    return rules.refundable_fen(paid_fen=case.order.paid_fen, refunded_fen=case.order.refunded_fen,
+                                requested_fen=case.requested_fen)
+
+
 def open_case_of(session: Session, order_id: int) -> AfterSalesCase | None:
     """One open application per order (R23)."""
     return session.scalar(select(AfterSalesCase).where(
@@ -138,7 +150,7 @@ def buyer_offer(session: Session, order: Order, now: datetime) -> rules.BuyerOff
     opted_in, enabled = _fast_refund_state(session, order.shop_id)
     return rules.buyer_offer(opted_in=opted_in, enabled=enabled, in_window=rules.within_window(order.paid_at, now),
                              order_closed=order.status == OrderStatus.CLOSED,
-                             refundable_fen=order.paid_fen - (order.refunded_fen or 0),
+                             refundable_fen=rules.refundable_fen(paid_fen=order.paid_fen, refunded_fen=order.refunded_fen),
                              has_open_case=open_case_of(session, order.id) is not None)
 
 
@@ -208,7 +220,7 @@ def apply(session: Session, buyer: Buyer, order_no: str, *, kind: str, goods_int
         open_case = open_case_of(session, order.id)
         if open_case is not None:
             return Applied(open_case, created=False)
-        refundable = order.paid_fen - order.refunded_fen
+        refundable = rules.refundable_fen(paid_fen=order.paid_fen, refunded_fen=order.refunded_fen)
         refusals = rules.apply_refusals(now=now, paid_at=order.paid_at, order_closed=order.status == OrderStatus.CLOSED,
                                         refundable_fen=refundable, kind=kind, goods_intact=goods_intact)
         if refusals == [rules.ApplyRefusal.NOTHING_LEFT]:
@@ -271,7 +283,8 @@ def _lock_case(session: Session, actor: MerchantAccount, case_id: int, now: date
     case = lock(session, AfterSalesCase, AfterSalesCase.id == case_id)
     if case.status != CaseStatus.AWAITING_MERCHANT:
         raise CaseClosed(case_id)
-    amount = min(case.requested_fen, order.paid_fen - order.refunded_fen)
+    amount = rules.refundable_fen(paid_fen=order.paid_fen, refunded_fen=order.refunded_fen,
+                                  requested_fen=case.requested_fen)
     quota = None if actor.is_main else session.get(PayoutQuota, actor.id, populate_existing=True)
     shop = session.get(Shop, actor.shop_id)
     refusal = rules.decide_refusal(
@@ -289,7 +302,8 @@ def approve(session: Session, actor: MerchantAccount, case_id: int, now: datetim
     never more than the order's paid amount minus what was already refunded."""
     with write_transaction(session):
         funds, usage, order, case = _lock_case(session, actor, case_id, now)
-        amount = min(case.requested_fen, order.paid_fen - order.refunded_fen)  # on the locked order row
+        amount = rules.refundable_fen(paid_fen=order.paid_fen, refunded_fen=order.refunded_fen,
+                                      requested_fen=case.requested_fen)  # on the locked order row
         if amount <= 0:
             raise ApplicationRefused([rules.ApplyRefusal.NOTHING_LEFT], {})
         if usage is not None:

@@ -14,7 +14,7 @@ from ..domain import accounts as rules
 from ..domain.calendar import shop_day
 from ..domain.permissions import Role
 from ..models import AccountDayUsage, MerchantAccount, PayoutQuota, Shop
-from . import audit
+from . import audit, errors
 from .passwords import hash_password
 from .rows import ensure_row, lock
 
@@ -28,8 +28,8 @@ class StaffError(Exception):
         self.params = params or {}
 
 
-class NotInShop(Exception):
-    pass
+class NotInShop(errors.AccountNotFound):
+    """No such account in the actor's shop (or not one the main account manages): a 404 at the edge."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,15 @@ def staff_row(session: Session, actor: MerchantAccount, account_id: int, now: da
     usage = session.get(AccountDayUsage, (account.id, shop_day(now)), populate_existing=True)
     return StaffRow(account, session.get(PayoutQuota, account.id, populate_existing=True),
                     usage.committed_fen if usage else 0)
+
+
+def managed_row(session: Session, actor: MerchantAccount, account_id: int, now: datetime) -> StaffRow:
+    """A sub-account's row, for what the main account manages on it (quota, password); the main
+    account itself is not managed here, so it is not found."""
+    row = staff_row(session, actor, account_id, now)
+    if row.account.role != Role.STAFF:
+        raise NotInShop(account_id)
+    return row
 
 
 def create_staff(session: Session, actor: MerchantAccount, *, login: str, display_name: str, password: str,
@@ -177,10 +186,10 @@ def update_quota(session: Session, actor: MerchantAccount, account_id: int, *, e
         ensure_row(session, PayoutQuota, account_id=account.id, shop_id=actor.shop_id, enabled=False, updated_at=now)
         quota = lock(session, PayoutQuota, PayoutQuota.account_id == account.id)
         before = {f: getattr(quota, f) for f in fields}
-        for f, v in zip(fields, values):
+        for f, v in zip(fields, values, strict=True):
             setattr(quota, f, v)
         quota.updated_at = now
-        after = dict(zip(fields, values))
+        after = dict(zip(fields, values, strict=True))
         if before != after:
             action = "quota.update" if before["enabled"] == enabled else ("quota.enable" if enabled else "quota.disable")
             audit.record(session, shop_id=actor.shop_id, actor=actor, action=action, target_type="account",

@@ -9,6 +9,7 @@ from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from ..domain.permissions import can
+from .htmx import fragment, htmx_request
 
 ATTR_PUBLIC = "_afterdesk_public"
 ATTR_ACTION = "_afterdesk_action"
@@ -67,11 +68,9 @@ def guard():
         current_app.logger.error("endpoint %s has no declared permission: refused", request.endpoint)
         abort(403)
     if not current_user.is_authenticated:
-        if request.headers.get("HX-Request") == "true":
+        if htmx_request():
             # htmx would swap a login page into a table row: send the whole page there instead.
-            resp = current_app.response_class(status=204)
-            resp.headers["HX-Redirect"] = url_for(login_endpoint_for(decl))
-            return resp
+            return fragment("", 204, redirect=url_for(login_endpoint_for(decl)))
         nxt = request.full_path if request.method == "GET" else None
         return redirect(url_for(login_endpoint_for(decl), next=safe_next(nxt)))
     if not can(current_user.role_enum, decl):

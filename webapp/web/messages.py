@@ -1,8 +1,10 @@
 """Turning domain refusals into the user's language (the domain keeps untranslated msgids)."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
+from flask import current_app, url_for
 from flask_babel import gettext
 
 from ..domain import N_, calendar, money
@@ -24,10 +26,11 @@ def refusal_text(refusal: Refusal) -> str:
     return gettext(refusal.message, **params)
 
 
-# Channel failure reasons (stable codes from the channel and the worker) in plain words.
+# Channel failure reasons (stable codes from the channel and the worker) in plain words. Limits
+# come in as values (%(minutes)s: PAYOUT_GIVE_UP_MINUTES), never written into the text.
 FAILURE_REASONS = {
     "buyer_wallet_frozen": N_("The buyer's wallet is frozen, so the channel could not pay it. Contact the buyer, then start a new payout."),
-    "channel_did_not_accept_in_time": N_("The payment channel did not accept the payout within 25 minutes. The money is back in the funds account; start a new payout."),
+    "channel_did_not_accept_in_time": N_("The payment channel did not accept the payout within %(minutes)s minutes. The money is back in the funds account; start a new payout."),
     "rejected_by_channel": N_("The payment channel rejected the payout. The money is back in the funds account."),
     "failed_at_channel": N_("The payment channel could not complete the payout. The money is back in the funds account."),
 }
@@ -36,7 +39,9 @@ FAILURE_REASONS = {
 def failure_text(code: str | None) -> str:
     if not code:
         return ""
-    return gettext(FAILURE_REASONS[code]) if code in FAILURE_REASONS else code
+    if code not in FAILURE_REASONS:
+        return code
+    return gettext(FAILURE_REASONS[code], minutes=current_app.config["PAYOUT_GIVE_UP_MINUTES"])
 
 
 # Messages to a buyer (R25): what happened, in the buyer's words, and what they can do.
@@ -60,8 +65,6 @@ def buyer_message_title(message) -> str:
 
 
 def buyer_message_body(message) -> str:
-    import json
-
     p = json.loads(message.params or "{}")
     amount = money.format_fen(int(p.get("amount_fen") or 0))
     shop, order_no = p.get("shop", ""), p.get("order_no", "")
@@ -97,8 +100,6 @@ def message_title(message) -> str:
 
 
 def message_body(message) -> str:
-    import json
-
     if getattr(message, "buyer_id", None) is not None:
         return buyer_message_body(message)
     params = json.loads(message.params or "{}")
@@ -118,6 +119,25 @@ def message_body(message) -> str:
         note = params.get("note")
         return text + (" " + gettext("Note: %(note)s", note=note) if note else "")
     return ""
+
+
+def message_target(message) -> str:
+    """Where a message leads, built here from its codes (the services store no URLs): the refund's
+    status page or the order with the payout. An older row's stored local link is the fallback."""
+    from .access import safe_next
+
+    params = json.loads(message.params or "{}")
+    order_no = params.get("order_no")
+    anchor = f"payout-{message.payout_id}" if message.payout_id else None
+    if getattr(message, "buyer_id", None) is not None:
+        if message.case_id is not None:
+            return url_for("buyer.refund", case_id=message.case_id)
+        if order_no:
+            return url_for("buyer.order_detail", order_no=order_no, _anchor=anchor)
+        return safe_next(message.link) or url_for("buyer_inbox.index")
+    if order_no:
+        return url_for("merchant.order_detail", order_no=order_no, _anchor=anchor)
+    return safe_next(message.link) or url_for("inbox.index")
 
 
 def cancel_text(code: str | None) -> str:
@@ -212,8 +232,6 @@ def _detail_value(key: str, value) -> str:
 
 def audit_details(event) -> str:
     """"daily: ¥200.00 → ¥50.00; …" for the keys a person cares about."""
-    import json
-
     before = json.loads(event.before) if event.before else {}
     after = json.loads(event.after) if event.after else {}
     parts = []

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from ... import clock
+from ...domain.permissions import Role
 from ...extensions import limiter
 from ...services.auth import authenticate
 from ..access import public, safe_next
@@ -33,7 +34,7 @@ def _login_limits(view):
 
 
 def _home_for(account) -> str:
-    return url_for("buyer.orders") if account.role_enum == "buyer" else url_for("merchant.orders")
+    return url_for("buyer.orders") if account.role_enum == Role.BUYER else url_for("merchant.orders")
 
 
 def _sign_in(kind: str, template: str):
@@ -76,7 +77,7 @@ def buyer_login():
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
-    was_buyer = current_user.is_authenticated and current_user.role_enum == "buyer"
+    was_buyer = current_user.is_authenticated and current_user.role_enum == Role.BUYER
     lang = session.get("lang")
     logout_user()
     session.clear()

@@ -1,21 +1,19 @@
 """Buyer pages: only the signed-in buyer's own orders (R18)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
-
-from sqlalchemy import select
 
 from ... import clock
 from ...domain import refund_rules
-from ...domain.states import PAYOUT_FINAL
+from ...domain.states import PAYOUT_FINAL, CaseStatus
 from ...extensions import db
-from ...models import AfterSalesCase, Payout
+from ...models import AfterSalesCase
 from ...services import queries, refunds
+from ..access import background, requires
+from ..htmx import live, page_or_fragment
 from ..messages import apply_refusal_text
 from .forms import RefundForm
-from ..access import background, requires
-from ..htmx import is_htmx, page_or_fragment
 
 bp = Blueprint("buyer", __name__, url_prefix="/my")
 
@@ -32,45 +30,35 @@ def orders():
 @bp.route("/orders/<order_no>")
 @requires("buyer.orders.view")
 def order_detail(order_no: str):
-    order = queries.buyer_order(current_user.id, order_no)
-    if order is None:
-        abort(404)
+    order = _own_order(order_no)
     return render_template("buyer/order_detail.html", order=order, payouts=_payouts(order), **_refund_offer(order))
 
 
 def _payouts(order):
-    return db.session.scalars(
-        select(Payout).where(Payout.order_id == order.id, Payout.buyer_id == current_user.id)
-        .order_by(Payout.created_at.desc(), Payout.id.desc())
-    ).all()
+    return queries.order_payouts(order.id, buyer_id=current_user.id)
 
 
 def _refund_offer(order) -> dict:
     """R12/R23: every buyer can ask for a refund; the page says whether it is a fast refund or
     goes to the shop's review, and why. The service decides again on submit."""
     offer = refunds.buyer_offer(db.session, order, clock.now())
-    latest = db.session.scalar(select(AfterSalesCase).where(
-        AfterSalesCase.order_id == order.id, AfterSalesCase.buyer_id == current_user.id)
-        .order_by(AfterSalesCase.id.desc()))
     return {"offer": offer.offer.value, "offer_why": offer.why.value if offer.why else None,
             "offer_refusal": apply_refusal_text(offer.refusal, {}) if offer.refusal else None,
-            "can_apply": offer.offer in (refund_rules.Offer.FAST, refund_rules.Offer.REVIEW),
-            "window_closes": refund_rules.window_closes_at(order.paid_at),
-            "latest_case": latest, "refundable_fen": max(0, order.paid_fen - order.refunded_fen)}
+            "can_apply": offer.can_apply, "window_closes": refund_rules.window_closes_at(order.paid_at),
+            "latest_case": queries.latest_buyer_case(current_user.id, order.id),
+            "refundable_fen": refunds.order_refundable_fen(order)}
 
 
-def _own_order_or_404(order_no: str):
-    order = queries.buyer_order(current_user.id, order_no)
-    if order is None:
-        abort(404)
-    return order
+def _own_order(order_no: str):
+    """The signed-in buyer's order; anyone else's is not found (404 through web/errors.py, R18)."""
+    return queries.get_buyer_order(current_user.id, order_no)
 
 
 @bp.route("/orders/<order_no>/refund", methods=["GET", "POST"])
 @requires("buyer.refunds")
 def apply_refund(order_no: str):
     """Apply for a refund (R12): refund only, or return and refund with the goods' condition."""
-    order = _own_order_or_404(order_no)
+    order = _own_order(order_no)
     form = RefundForm()
     errors: list[str] = []
     if form.validate_on_submit():
@@ -90,12 +78,8 @@ def apply_refund(order_no: str):
                            **_refund_offer(order)), status
 
 
-def _own_case_or_404(case_id: int) -> AfterSalesCase:
-    case = db.session.scalar(select(AfterSalesCase).where(AfterSalesCase.id == case_id,
-                                                          AfterSalesCase.buyer_id == current_user.id))
-    if case is None:
-        abort(404)
-    return case
+def _own_case(case_id: int) -> AfterSalesCase:
+    return queries.get_buyer_case(current_user.id, case_id)
 
 
 def _refund_context(case: AfterSalesCase) -> dict:
@@ -107,7 +91,7 @@ def _refund_context(case: AfterSalesCase) -> dict:
 @requires("buyer.refunds")
 def refund(case_id: int):
     """R15: the application's status and history, the shop's refund note, payouts received."""
-    return render_template("buyer/refund.html", **_refund_context(_own_case_or_404(case_id)))
+    return render_template("buyer/refund.html", **_refund_context(_own_case(case_id)))
 
 
 @bp.route("/refunds/<id:case_id>/status")
@@ -115,9 +99,9 @@ def refund(case_id: int):
 @requires("buyer.refunds")
 def refund_status(case_id: int):
     """The live part of the status page; stops polling (286) once the case is final."""
-    case = _own_case_or_404(case_id)
-    final = case.status != "awaiting_merchant"
-    return render_template("buyer/_refund_status.html", **_refund_context(case)), (286 if final and is_htmx() else 200)
+    case = _own_case(case_id)
+    return live(render_template("buyer/_refund_status.html", **_refund_context(case)),
+                case.status != CaseStatus.AWAITING_MERCHANT)
 
 
 @bp.route("/payouts/<id:payout_id>/status")
@@ -125,8 +109,5 @@ def refund_status(case_id: int):
 @requires("buyer.orders.view")
 def payout_status(payout_id: int):
     """R9: whether a payout has arrived, live; polls until final (286)."""
-    payout = db.session.scalar(select(Payout).where(Payout.id == payout_id, Payout.buyer_id == current_user.id))
-    if payout is None:
-        abort(404)
-    final = payout.status in PAYOUT_FINAL
-    return render_template("buyer/_payout.html", p=payout), (286 if final and is_htmx() else 200)
+    payout = queries.get_buyer_payout(current_user.id, payout_id)
+    return live(render_template("buyer/_payout.html", p=payout), payout.status in PAYOUT_FINAL)

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from ... import clock, metrics
+from ...domain.permissions import Role
 from ...services.ops import readiness
 from ..access import public
 
@@ -20,7 +21,7 @@ FORWARDED = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 def index():
     if not current_user.is_authenticated:
         return redirect(url_for("auth.merchant_login"))
-    if current_user.role_enum == "buyer":
+    if current_user.role_enum == Role.BUYER:
         return redirect(url_for("buyer.orders"))
     return redirect(url_for("merchant.orders"))
 

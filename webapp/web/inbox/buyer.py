@@ -3,37 +3,18 @@
 Only the signed-in buyer's own messages (R18): another buyer's message answers 404."""
 from __future__ import annotations
 
-import json
-
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ... import clock
 from ...services import inbox
 from ..access import background, requires
-from ..htmx import hx_trigger, is_htmx, page_or_fragment
+from ..htmx import fragment, is_htmx, page_or_fragment
+from ..messages import message_target
 
 bp = Blueprint("buyer_inbox", __name__, url_prefix="/my/messages")
 
 CHANGED = "messages-changed"  # the bell listens for it (HX-Trigger), never by element id
-
-
-def target(message) -> str:
-    """Where a message leads: the refund's status page, or the order with the payout."""
-    if message.case_id is not None:
-        return url_for("buyer.refund", case_id=message.case_id)
-    order_no = json.loads(message.params or "{}").get("order_no")
-    if order_no:
-        anchor = f"payout-{message.payout_id}" if message.payout_id else None
-        return url_for("buyer.order_detail", order_no=order_no, _anchor=anchor)
-    return url_for("buyer_inbox.index")
-
-
-def _own_or_404(message_id: int):
-    message = inbox.buyer_get(current_user.id, message_id)
-    if message is None:
-        abort(404)
-    return message
 
 
 @bp.route("/bell")
@@ -47,7 +28,7 @@ def bell():
 def _list_context() -> dict:
     page = inbox.buyer_messages(current_user.id, cursor=request.args.get("cursor"),
                                 limit=current_app.config["ORDERS_PAGE_SIZE"])
-    return {"page": page, "unread": inbox.buyer_unread_count(current_user.id), "target": target}
+    return {"page": page, "unread": inbox.buyer_unread_count(current_user.id)}
 
 
 @bp.route("")
@@ -61,14 +42,13 @@ def index():
 def read(message_id: int):
     """Mark one message read. "Open" goes on to what it is about; "Mark as read" stays on the list
     (htmx: the message is swapped in place and the bell told)."""
-    message = _own_or_404(message_id)
+    message = inbox.get_buyer_message(current_user.id, message_id)
     inbox.buyer_mark_read(current_user.id, message.id, clock.now())
     if request.form.get("then") != "list":
-        return redirect(target(message), code=303)
+        return redirect(message_target(message), code=303)
     if is_htmx():
-        message = _own_or_404(message_id)
-        resp = current_app.make_response(render_template("inbox/_buyer_message.html", m=message, target=target))
-        return hx_trigger(resp, CHANGED)
+        message = inbox.get_buyer_message(current_user.id, message_id)
+        return fragment(render_template("inbox/_buyer_message.html", m=message), trigger=CHANGED)
     return redirect(url_for("buyer_inbox.index"), code=303)
 
 
@@ -77,6 +57,5 @@ def read(message_id: int):
 def read_all():
     inbox.buyer_mark_all_read(current_user.id, clock.now())
     if is_htmx():
-        resp = current_app.make_response(page_or_fragment("inbox/buyer_index.html", "listing", **_list_context()))
-        return hx_trigger(resp, CHANGED)
+        return fragment(page_or_fragment("inbox/buyer_index.html", "listing", **_list_context()), trigger=CHANGED)
     return redirect(url_for("buyer_inbox.index"), code=303)

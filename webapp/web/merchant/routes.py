@@ -1,19 +1,19 @@
 """Merchant pages: orders and after-sales of the signed-in account's shop only (R18)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import clock
 from ...domain.money import format_fen
-from ...extensions import db
-from ...services import refunds
-
+from ...domain.refund_rules import DECIDE_REFUSAL_MESSAGES
 from ...domain.states import CASE_STATUS_LABELS, ORDER_REFUND_FILTERS, ORDER_STATUS_LABELS
-from ...services import queries
+from ...extensions import db
+from ...services import queries, refunds
 from ..access import current_shop_id, requires
 from ..htmx import page_or_fragment
+from ..payout_flow import flow_context
 
 bp = Blueprint("merchant", __name__)
 
@@ -35,11 +35,7 @@ def orders():
 @bp.route("/orders/<order_no>")
 @requires("orders.view")
 def order_detail(order_no: str):
-    order = queries.shop_order(current_shop_id(), order_no)
-    if order is None:
-        abort(404)
-    from ..payouts.routes import flow_context
-
+    order = queries.get_shop_order(current_shop_id(), order_no)  # NotFound -> 404 (web/errors.py)
     return render_template("merchant/order_detail.html", **flow_context(order))
 
 
@@ -60,29 +56,21 @@ def cases():
 @bp.route("/after-sales/<id:case_id>")
 @requires("aftersales.view")
 def case_detail(case_id: int):
-    case = queries.shop_case(current_shop_id(), case_id)
-    if case is None:
-        abort(404)
-    return _case_page(case)
+    return _case_page(case_id)
 
 
-def _case_page(case, errors: list[str] | None = None, reason: str = "", status: int = 200):
-    from ..payouts.routes import flow_context
-
-    refundable = max(0, min(case.requested_fen, case.order.paid_fen - case.order.refunded_fen))
+def _case_page(case_id: int, errors: list[str] | None = None, reason: str = "", status: int = 200):
+    case = queries.get_shop_case(current_shop_id(), case_id)  # NotFound -> 404 (web/errors.py)
     return render_template("merchant/case_detail.html", case=case, events=refunds.timeline(db.session, case.id),
-                           refundable_fen=refundable,
+                           refundable_fen=refunds.case_refund_fen(case),
                            decide_errors=errors or [], reject_reason=reason, **flow_context(case.order)), status
 
 
 def _refused(case_id: int, exc, reason: str = ""):
     """R22: beyond this sub-account's refund limits: the case stays for the main account, and the
     page says so (the form keeps what was typed)."""
-    from ...domain.refund_rules import DECIDE_REFUSAL_MESSAGES
-
     params = {k: format_fen(v) for k, v in exc.params.items() if v is not None}
-    case = queries.shop_case(current_shop_id(), case_id)
-    return _case_page(case, [_(DECIDE_REFUSAL_MESSAGES[exc.code], **params)], reason, 403)
+    return _case_page(case_id, [_(DECIDE_REFUSAL_MESSAGES[exc.code], **params)], reason, 403)
 
 
 @bp.route("/after-sales/<id:case_id>/approve", methods=["POST"])
@@ -91,14 +79,11 @@ def approve(case_id: int):
     """Approve a refund awaiting review: refunded through the funds ledger at once."""
     try:
         case = refunds.approve(db.session, current_user, case_id, clock.now(), ip=request.remote_addr)
-    except refunds.CaseNotFound:
-        abort(404)
     except refunds.CaseClosed:
         flash(_("This case was already decided."), "info")
         return redirect(url_for("merchant.case_detail", case_id=case_id), code=303)
     except refunds.ApplicationRefused:
-        case = queries.shop_case(current_shop_id(), case_id)
-        return _case_page(case, [_("This order has already been refunded in full.")], status=422)
+        return _case_page(case_id, [_("This order has already been refunded in full.")], status=422)
     except refunds.DecisionRefused as exc:
         return _refused(case_id, exc)
     flash(_("Refunded %(amount)s to the buyer.", amount=format_fen(case.refund_fen)), "success")
@@ -111,14 +96,11 @@ def reject(case_id: int):
     reason = request.form.get("reason", "")
     try:
         refunds.reject(db.session, current_user, case_id, reason, clock.now(), ip=request.remote_addr)
-    except refunds.CaseNotFound:
-        abort(404)
     except refunds.CaseClosed:
         flash(_("This case was already decided."), "info")
         return redirect(url_for("merchant.case_detail", case_id=case_id), code=303)
     except refunds.SettingsRefused:
-        case = queries.shop_case(current_shop_id(), case_id)
-        return _case_page(case, [_("Write the reason the buyer will see (at most 200 characters).")], reason, 422)
+        return _case_page(case_id, [_("Write the reason the buyer will see (at most 200 characters).")], reason, 422)
     except refunds.DecisionRefused as exc:
         return _refused(case_id, exc, reason)
     flash(_("The application was rejected; the buyer sees your reason."), "success")

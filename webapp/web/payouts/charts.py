@@ -4,9 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from ...domain.states import PayoutStatus
+
 # Stack order, bottom to top, with the CSS class that colours each status.
-STACK = (("succeeded", "bar-ok"), ("processing", "bar-busy"), ("pending", "bar-wait"), ("awaiting_approval", "bar-wait"),
-         ("failed", "bar-bad"), ("cancelled", "bar-off"))
+STACK = ((PayoutStatus.SUCCEEDED, "bar-ok"), (PayoutStatus.PROCESSING, "bar-busy"), (PayoutStatus.PENDING, "bar-wait"),
+         (PayoutStatus.AWAITING_APPROVAL, "bar-wait"), (PayoutStatus.FAILED, "bar-bad"), (PayoutStatus.CANCELLED, "bar-off"))
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,11 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from ... import clock
 from ...domain import money
 from ...domain.payout_rules import REASON_LABELS
-from ...domain.states import PAYOUT_FINAL, PAYOUT_STATUS_LABELS
+from ...domain.states import PAYOUT_FINAL, PAYOUT_STATUS_LABELS, PayoutStatus
 from ...extensions import db
 from ...models import Payout
 from ...services import payout_reports as reports
@@ -29,10 +27,10 @@ from ...services import queries
 from ...services import staff as staff_svc
 from ..params import date_arg, int_arg
 from ..access import background, current_shop_id, requires
-from ..htmx import is_htmx
+from ..htmx import fragment, is_htmx, live, page_or_fragment
 from ..messages import DECISION_REFUSED, cancel_text, failure_text, refusal_text
+from ..payout_flow import PayoutForm, flow_context
 from . import charts
-from .forms import PayoutForm
 
 bp = Blueprint("payouts", __name__)
 
@@ -44,37 +42,13 @@ def _mode(value: str | None) -> str:
     return value if value in MODES else "section"
 
 
-def _order_or_404(order_no: str):
-    order = queries.shop_order(current_shop_id(), order_no)
-    if order is None:
-        abort(404)
-    return order
+def _shop_order(order_no: str):
+    """The signed-in shop's order; another's is not found (404 through web/errors.py, R18)."""
+    return queries.get_shop_order(current_shop_id(), order_no)
 
 
-def _payout_or_404(payout_id: int) -> Payout:
-    payout = db.session.scalar(select(Payout).where(Payout.id == payout_id, Payout.shop_id == current_shop_id()))
-    if payout is None:
-        abort(404)
-    return payout
-
-
-def order_payouts(order_id: int) -> list[Payout]:
-    return db.session.scalars(
-        select(Payout).where(Payout.order_id == order_id).order_by(Payout.created_at.desc(), Payout.id.desc())
-    ).all()
-
-
-def flow_context(order, *, mode: str = "section", form: PayoutForm | None = None, step: str = "amount",
-                 errors: list[str] | None = None, done: Payout | None = None) -> dict:
-    """What the flow shows for this order now: summary, reasons or the step's form, the result."""
-    elig = svc.eligibility(db.session, current_user, order.order_no, clock.now())
-    if form is None:
-        form = PayoutForm(formdata=None)
-        form.request_key.data = uuid.uuid4().hex
-    return {
-        "order": order, "payouts": order_payouts(order.id), "elig": elig, "form": form, "step": step,
-        "errors": errors or [], "mode": mode, "done": done,
-    }
+def _shop_payout(payout_id: int) -> Payout:
+    return queries.get_shop_payout(current_shop_id(), payout_id)
 
 
 def _page_extras(mode: str) -> dict:
@@ -88,8 +62,8 @@ def _page_extras(mode: str) -> dict:
 def render_flow(order, status: int = 200, **kw):
     ctx = flow_context(order, **kw)
     if is_htmx():
-        fragment = "payouts/_section.html" if ctx["mode"] == "section" else "payouts/_flow.html"
-        return render_template(fragment, **ctx), status
+        template = "payouts/_section.html" if ctx["mode"] == "section" else "payouts/_flow.html"
+        return render_template(template, **ctx), status
     mode = ctx["mode"]
     return render_template(PAGE_TEMPLATES[mode], **ctx, **_page_extras(mode)), status
 
@@ -111,7 +85,7 @@ def _find(mode: str, template: str):
     done = None
     done_id = int_arg("done")
     if order is not None and done_id:
-        done = db.session.scalar(select(Payout).where(Payout.id == done_id, Payout.order_id == order.id))
+        done = queries.order_payout(order.id, done_id)
     ctx = flow_context(order, mode=mode, done=done, step="done" if done else "amount") if order else {"mode": mode}
     ctx.update(q=q, not_found=bool(q) and order is None)
     if is_htmx():
@@ -139,7 +113,7 @@ def embed():
 @requires("payouts.create")
 def check(order_no: str):
     """Inline validation while typing (R3): the first rule the amount breaks, or the all-clear."""
-    order = _order_or_404(order_no)
+    order = _shop_order(order_no)
     form = PayoutForm()
     message, ok = None, False
     if (request.form.get("amount") or "").strip():
@@ -158,7 +132,7 @@ def check(order_no: str):
 @requires("payouts.create")
 def review(order_no: str):
     """Step 3 (R4): check the amount against every rule, then show what will happen."""
-    order = _order_or_404(order_no)
+    order = _shop_order(order_no)
     mode = _mode(request.form.get("mode"))
     form = PayoutForm()
     if not form.validate_on_submit():
@@ -174,7 +148,7 @@ def review(order_no: str):
 @requires("payouts.create")
 def change(order_no: str):
     """Back from the review to the amount step, with everything typed kept (and the same key)."""
-    order = _order_or_404(order_no)
+    order = _shop_order(order_no)
     form = PayoutForm()
     form.validate_on_submit()
     form.amount.errors = []
@@ -185,7 +159,7 @@ def change(order_no: str):
 @requires("payouts.create")
 def create(order_no: str):
     """Confirm (R4): creates the payout once per request key; a replay shows the same payout."""
-    order = _order_or_404(order_no)
+    order = _shop_order(order_no)
     mode = _mode(request.form.get("mode"))
     form = PayoutForm()
     if not form.validate_on_submit() or not form.request_key.data:
@@ -222,19 +196,12 @@ def create(order_no: str):
 def status(payout_id: int):
     """The status row polls this every 2 s while not final; 286 tells htmx to stop. When a payout
     has just failed, HX-Trigger tells the bell to refresh (a new in-site message)."""
-    payout = db.session.scalar(
-        select(Payout).where(Payout.id == payout_id, Payout.shop_id == current_shop_id())
-        .options(joinedload(Payout.started_by).lazyload("*"), joinedload(Payout.order).lazyload("*"))
-    )  # one indexed read by primary key, with what the row shows
-    if payout is None:
-        abort(404)
-    final = payout.status in PAYOUT_FINAL
-    resp = Response(render_template("payouts/_row.html", p=payout, compact=request.args.get("compact") == "1"))
-    if final and is_htmx():
-        resp.status_code = 286
-        # Cross-component refresh: the order summary re-reads its tallies; the bell its count.
-        resp.headers["HX-Trigger"] = "payout-settled, messages-changed" if payout.status == "failed" else "payout-settled"
-    return resp
+    payout = queries.get_shop_payout(current_shop_id(), payout_id, for_row=True)
+    # Cross-component refresh once final: the order summary re-reads its tallies; after a failure
+    # the bell its count (a new in-site message).
+    events = ["payout-settled"] + (["messages-changed"] if payout.status == PayoutStatus.FAILED else [])
+    return live(render_template("payouts/_row.html", p=payout, compact=request.args.get("compact") == "1"),
+                payout.status in PAYOUT_FINAL, trigger=events)
 
 
 @bp.route("/orders/<order_no>/payouts/summary")
@@ -242,7 +209,7 @@ def status(payout_id: int):
 @requires("payouts.view")
 def summary(order_no: str):
     """The order's payout tallies (refreshed when one of its payouts settles)."""
-    order = _order_or_404(order_no)
+    order = _shop_order(order_no)
     elig = svc.eligibility(db.session, current_user, order.order_no, clock.now())
     return render_template("payouts/_summary.html", order=order, elig=elig, mode=request.args.get("mode", "page"))
 
@@ -251,9 +218,9 @@ def summary(order_no: str):
 @requires("payouts.create")
 def continue_(payout_id: int):
     """继续打款 (R6): a pending payout goes to the front of the queue; never pays twice."""
-    payout = _payout_or_404(payout_id)
+    payout = _shop_payout(payout_id)
     svc.continue_payout(db.session, current_user, payout.id, clock.now(), ip=request.remote_addr)
-    payout = _payout_or_404(payout_id)
+    payout = _shop_payout(payout_id)
     if is_htmx():
         return render_template("payouts/_row.html", p=payout, compact=request.args.get("compact") == "1")
     flash(_("The payout was sent again. It is never paid twice."), "info")
@@ -266,13 +233,11 @@ def continue_(payout_id: int):
 def _decided(payout_id: int, error: str | None, back: str):
     """After a withdraw/approve/reject: htmx gets the updated row (with the refusal in place),
     everyone else a 303 back (the refusal flashed)."""
-    payout = _payout_or_404(payout_id)
+    payout = _shop_payout(payout_id)
     if is_htmx():
         template = "payouts/_approval_row.html" if back == "approvals" else "payouts/_row.html"
-        resp = Response(render_template(template, p=payout, compact=request.args.get("compact") == "1", error=error),
-                        status=409 if error else 200)
-        resp.headers["HX-Trigger"] = "payout-settled, approvals-changed"
-        return resp
+        return fragment(render_template(template, p=payout, compact=request.args.get("compact") == "1", error=error),
+                        409 if error else 200, trigger=["payout-settled", "approvals-changed"])
     if error:
         flash(error, "error")
     if back == "approvals":
@@ -282,7 +247,7 @@ def _decided(payout_id: int, error: str | None, back: str):
 
 
 def _decide(payout_id: int, action, back: str):
-    _payout_or_404(payout_id)
+    _shop_payout(payout_id)
     try:
         action()
     except svc.DecisionRefused as exc:
@@ -352,7 +317,7 @@ def may_decide(p: Payout) -> bool:
 @bp.app_template_global()
 def sends_in_seconds(p: Payout) -> int:
     """R21: seconds left of the undo window (0 once it may be sent)."""
-    if p.status != "pending" or p.next_attempt_at is None or p.channel_not_after is not None:
+    if p.status != PayoutStatus.PENDING or p.next_attempt_at is None or p.channel_not_after is not None:
         return 0
     return max(0, int((p.next_attempt_at - clock.now()).total_seconds() + 0.999))
 
@@ -378,11 +343,7 @@ def records():
     shop_id = current_shop_id()
     page = reports.records(shop_id, f, cursor=request.args.get("cursor"), limit=current_app.config["ORDERS_PAGE_SIZE"])
     ctx = {"page": page, "f": f, "totals": reports.totals(shop_id, f), "staff": reports.shop_staff(shop_id)}
-    if is_htmx():
-        from jinja2_fragments.flask import render_block
-
-        return render_block("payouts/records.html", "results", **ctx)
-    return render_template("payouts/records.html", **ctx)
+    return page_or_fragment("payouts/records.html", "results", **ctx)
 
 
 @bp.route("/payouts/export.csv")

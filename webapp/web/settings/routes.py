@@ -10,8 +10,7 @@ from ... import clock
 from ...domain import N_, money, refund_rules
 from ...domain.payout_controls import MAX_UNDO_WINDOW_SECONDS, undo_window_ok
 from ...extensions import db
-from ...models import MerchantAccount, Shop
-from ...services import ledger
+from ...services import ledger, queries
 from ...services import refunds as svc
 from ...services import shop_settings as svc_settings
 from ..access import current_shop_id, requires
@@ -30,9 +29,9 @@ SETTINGS_MESSAGES = {
 
 
 def _page(step: str = "fill", note: str = "", errors: list[str] | None = None, status: int = 200):
-    shop = db.session.get(Shop, current_shop_id())
+    shop = queries.shop(current_shop_id())
     settings = svc.settings_of(db.session, shop.id)
-    confirmed_by = db.session.get(MerchantAccount, settings.confirmed_by_id) if settings and settings.confirmed_by_id else None
+    confirmed_by = queries.shop_account(shop.id, settings.confirmed_by_id if settings else None)
     return render_template(
         "settings/settlement.html", shop=shop, settings=settings, confirmed_by=confirmed_by,
         missing=svc.missing_preconditions(shop), step=step, note=note, errors=errors or [],
@@ -108,7 +107,7 @@ def _controls_page(values: dict, errors: dict[str, str] | None = None, status: i
 @requires("settings.manage")
 def payout_controls():
     """The undo window (R21) and the approval thresholds (R20). A rejected form keeps what was typed."""
-    shop = db.session.get(Shop, current_shop_id())
+    shop = queries.shop(current_shop_id())
     if request.method == "GET":
         return _controls_page({
             "undo_window_seconds": str(shop.undo_window_seconds),

@@ -2,7 +2,7 @@
 and reads the shop's activity. Staff see their own quota."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -31,11 +31,14 @@ def _problems_to_form(form, problems: dict[str, list[str]], params: dict) -> Non
             form.form_errors.extend(messages)
 
 
-def _row_or_404(account_id: int) -> svc.StaffRow:
-    try:
-        return svc.staff_row(db.session, current_user, account_id, clock.now())
-    except svc.NotInShop:
-        abort(404)
+def _row(account_id: int) -> svc.StaffRow:
+    """An account of the signed-in shop; another's is not found (404 through web/errors.py, R18)."""
+    return svc.staff_row(db.session, current_user, account_id, clock.now())
+
+
+def _managed_row(account_id: int) -> svc.StaffRow:
+    """A sub-account's row (the main account's own is not managed here: not found)."""
+    return svc.managed_row(db.session, current_user, account_id, clock.now())
 
 
 @bp.route("/staff")
@@ -77,7 +80,7 @@ def _quota_form_for(row: svc.StaffRow) -> QuotaForm:
 @requires("staff.manage")
 def row(account_id: int):
     """One row in view mode (also: Cancel from editing)."""
-    r = _row_or_404(account_id)
+    r = _row(account_id)
     if not is_htmx():
         return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"))
     return render_template("staff/_row.html", r=r)
@@ -87,7 +90,7 @@ def row(account_id: int):
 @requires("staff.manage")
 def edit_quota(account_id: int):
     """Inline editing: the row turns into a form in place (the full page without JavaScript)."""
-    r = _row_or_404(account_id)
+    r = _row(account_id)
     form = _quota_form_for(r)
     if is_htmx():
         return render_template("staff/_row_edit.html", r=r, form=form)
@@ -109,9 +112,7 @@ def _parse_limit(form, field) -> int | None:
 @bp.route("/staff/<id:account_id>/quota", methods=["POST"])
 @requires("staff.manage")
 def save_quota(account_id: int):
-    r = _row_or_404(account_id)
-    if r.account.role != "staff":
-        abort(404)
+    r = _managed_row(account_id)
     form = QuotaForm()
     ok = form.validate_on_submit()
     limits = {f: _parse_limit(form, f) for f in ("per_payout", "daily", "per_refund", "refund_daily")}
@@ -129,7 +130,7 @@ def save_quota(account_id: int):
             return render_template("staff/_row_edit.html", r=r, form=form), 422
         rows = svc.staff_rows(db.session, current_user, clock.now())
         return render_template("staff/index.html", rows=rows, editing=account_id, quota_form=form), 422
-    r = _row_or_404(account_id)
+    r = _row(account_id)
     notice = _("Saved. %(name)s has already paid out %(used)s today, so no more payouts today.",
                name=r.account.display_name, used=money.format_fen(saved.used_today_fen)) if saved.below_used_today else None
     if is_htmx():
@@ -140,13 +141,10 @@ def save_quota(account_id: int):
 
 def _row_changed(account_id: int, change, done: str):
     """A one-click change on a staff row: htmx gets the new row, everyone else a 303 and a notice."""
-    _row_or_404(account_id)
-    try:
-        change()
-    except svc.NotInShop:
-        abort(404)
+    _row(account_id)
+    change()
     if is_htmx():
-        return render_template("staff/_row.html", r=_row_or_404(account_id))
+        return render_template("staff/_row.html", r=_row(account_id))
     flash(done, "success")
     return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"), code=303)
 
@@ -155,7 +153,7 @@ def _row_changed(account_id: int, change, done: str):
 @requires("staff.manage")
 def set_active(account_id: int):
     active = request.form.get("active") == "1"
-    name = _row_or_404(account_id).account.display_name
+    name = _row(account_id).account.display_name
     return _row_changed(
         account_id, lambda: svc.set_active(db.session, current_user, account_id, active, clock.now(), ip=request.remote_addr),
         _("%(name)s can sign in again.", name=name) if active else _("%(name)s is disabled and signed out.", name=name))
@@ -166,7 +164,7 @@ def set_active(account_id: int):
 def set_approver(account_id: int):
     """R20: make a sub-account an approver of others' payouts, or stop it."""
     approver = request.form.get("approver") == "1"
-    name = _row_or_404(account_id).account.display_name
+    name = _row(account_id).account.display_name
     return _row_changed(
         account_id, lambda: svc.set_approver(db.session, current_user, account_id, approver, clock.now(),
                                              ip=request.remote_addr),
@@ -176,9 +174,7 @@ def set_approver(account_id: int):
 @bp.route("/staff/<id:account_id>/password", methods=["GET", "POST"])
 @requires("staff.manage")
 def reset_password(account_id: int):
-    r = _row_or_404(account_id)
-    if r.account.role != "staff":
-        abort(404)
+    r = _managed_row(account_id)
     form = PasswordResetForm()
     if form.validate_on_submit():
         try:
@@ -212,5 +208,5 @@ def activity():
 @requires("quota.own")
 def my_quota():
     """A staff member's own quota and today's use, live."""
-    r = _row_or_404(current_user.id)
+    r = _row(current_user.id)
     return render_template("staff/_my_quota.html", r=r)

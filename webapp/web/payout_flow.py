@@ -1,11 +1,24 @@
+"""The small-payout flow shared by every page that shows it: the order and after-sales pages
+(merchant blueprint) and the payout workspace and embed (payouts blueprint): its form and its
+context. A neutral module, so no blueprint imports another's views."""
+from __future__ import annotations
+
+import uuid
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Regexp, ValidationError
 
-from ...domain import money
-from ...domain.payout_rules import NOTE_MAX_CHARS, REASON_LABELS
+from .. import clock
+from ..domain import money
+from ..domain.payout_rules import NOTE_MAX_CHARS, REASON_LABELS
+from ..extensions import db
+from ..models import Order, Payout
+from ..services import payouts as svc
+from ..services import queries
 
 
 class PayoutForm(FlaskForm):
@@ -27,3 +40,16 @@ class PayoutForm(FlaskForm):
             self.fen = money.parse_yuan(field.data)
         except money.MoneyError as exc:
             raise ValidationError(_(exc.message)) from None
+
+
+def flow_context(order: Order, *, mode: str = "section", form: PayoutForm | None = None, step: str = "amount",
+                 errors: list[str] | None = None, done: Payout | None = None) -> dict:
+    """What the flow shows for this order now: summary, reasons or the step's form, the result."""
+    elig = svc.eligibility(db.session, current_user, order.order_no, clock.now())
+    if form is None:
+        form = PayoutForm(formdata=None)
+        form.request_key.data = uuid.uuid4().hex
+    return {
+        "order": order, "payouts": queries.order_payouts(order.id), "elig": elig, "form": form, "step": step,
+        "errors": errors or [], "mode": mode, "done": done,
+    }

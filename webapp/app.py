@@ -1,0 +1,335 @@
+"""The application factory, create_app(), and what it wires: extensions, blueprints, CLI,
+session timeouts, security headers, template globals and error pages.
+
+It lives here, not in webapp/__init__.py, so that the package init stays light and
+`webapp.domain` (and `webapp.channel.protocol`) import with the standard library alone;
+`from webapp import create_app` still works through the package's lazy __getattr__."""
+from __future__ import annotations
+
+import os
+
+import click
+from flask import Flask, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import get_locale
+from flask_login import current_user, logout_user
+from flask_wtf.csrf import CSRFError, generate_csrf
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from . import clock as clock_mod
+from .config import ROOT, Config
+from .db import configure_engine
+from .domain import calendar, money, states
+from .domain.permissions import ROLE_LABELS
+from .extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+
+
+def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
+    # "webapp", not __name__ ("webapp.app"): the app name, logger, root and instance paths stay the package's.
+    app = Flask("webapp", template_folder="../templates", static_folder="../static", instance_relative_config=False)
+    app.config.from_object(config or Config())
+    app.extensions["afterdesk.clock"] = clock or clock_mod.SystemClock()
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Asia/Shanghai")
+    _init_login(app)
+
+    with app.app_context():
+        configure_engine(db.engine)
+
+    from .config import check_channel_timing
+
+    check_channel_timing(app.config)
+    app.extensions["afterdesk.channel"] = channel or _channel_from_config(app)
+
+    from . import models  # noqa: F401  (register the tables)
+    from .web.params import IdConverter, page_args
+
+    app.url_map.converters["id"] = IdConverter
+    app.jinja_env.globals["page_args"] = page_args
+    from .web import auth, buyer, channel_notify, core, inbox, merchant, payouts, settings, staff
+
+    for bp in (core.bp, auth.bp, merchant.bp, buyer.bp, payouts.bp, inbox.bp, inbox.buyer_bp, staff.bp, settings.bp,
+               channel_notify.bp):
+        app.register_blueprint(bp)
+
+    from .web.access import guard
+
+    app.before_request(_session_timeouts)
+    app.before_request(guard)
+    app.after_request(_security_headers)
+    _init_templates(app)
+    _init_errors(app)
+    from .web import errors, templating
+
+    errors.register(app)  # every services NotFound -> the 404 page
+    templating.register(app)  # enums, sets and limits the templates compare against
+
+    from .cli import register_cli
+
+    register_cli(app)
+    if app.config["WORKER_MODE"] == "thread" and serving():
+        from . import worker
+
+        worker.start_thread(app)
+    return app
+
+
+def serving(ctx: click.Context | None = None) -> bool:
+    """Is this app created to serve requests? Yes when imported by a WSGI server (no click
+    command is running) or by `flask run` (in its serving process, not the reloader's watcher);
+    no for every other CLI command (`flask db upgrade`, `flask shell`, `flask worker`...)."""
+    ctx = ctx if ctx is not None else click.get_current_context(silent=True)
+    if ctx is None:
+        return True
+    if ctx.command.name != "run":
+        return False
+    reload = ctx.params.get("reload")
+    if reload is None:
+        from flask.helpers import get_debug_flag
+
+        reload = get_debug_flag()
+    return not reload or os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+
+
+def _channel_from_config(app: Flask):
+    """The HTTP channel when CHANNEL_URL is set, else the embedded simulated one."""
+    if app.config["CHANNEL_URL"]:
+        from .channel import http
+
+        return http.from_config(app)
+    from .channel import simulated
+
+    return simulated.from_config(app)
+
+
+def _select_locale() -> str:
+    from flask import current_app
+
+    lang = session.get("lang")
+    if lang in current_app.config["LANGUAGES"]:
+        return lang
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _init_login(app: Flask) -> None:
+    from .services.auth import load_principal
+    from .web.access import login_endpoint_for
+
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_principal)
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():  # pragma: no cover - the guard redirects before this is reached
+        return redirect(url_for(login_endpoint_for("")))
+
+
+def _session_timeouts():
+    """Idle timeout 30 min, absolute 12 h (ASVS 3.3). Ends the session and asks to sign in again."""
+    if request.endpoint == "static" or "iat" not in session:
+        return None
+    from flask import current_app
+
+    now = clock_mod.now().timestamp()
+    cfg = current_app.config
+    idle = now - session.get("seen", 0) > cfg["SESSION_IDLE_TIMEOUT"].total_seconds()
+    absolute = now - session.get("iat", 0) > cfg["SESSION_ABSOLUTE_TIMEOUT"].total_seconds()
+    if idle or absolute:
+        lang = session.get("lang")
+        logout_user()
+        session.clear()
+        if lang:
+            session["lang"] = lang
+        flash(_("Your session has expired. Please sign in again."), "info")
+        return None
+    from .web.access import is_background
+
+    if not is_background(request.endpoint):
+        session["seen"] = now
+    return None
+
+
+def _security_headers(response):
+    from flask import current_app
+
+    cfg = current_app.config
+    frame_ancestors = g.get("frame_ancestors", "'none'")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors {frame_ancestors}",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if frame_ancestors == "'none'":
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    if cfg.get("PRODUCTION"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.vary.add("HX-Request")
+    return response
+
+
+def _init_templates(app: Flask) -> None:
+    from flask_babel import gettext
+
+    from .domain import payout_rules, refund_rules
+    from .web.messages import MOVEMENT_LABELS, REVIEW_WHY, TIMELINE_LABELS, action_label, audit_details, cancel_text, failure_text, message_body, message_title, refusal_text
+
+    app.jinja_env.filters["fen"] = money.format_fen
+    app.jinja_env.filters["fen_words"] = lambda fen: (
+        money.fen_to_chinese_words(fen) if get_locale().language == "zh" else money.fen_to_english_words(fen)
+    )
+    app.jinja_env.filters["localtime"] = lambda dt, fmt="%Y-%m-%d %H:%M": calendar.local(dt).strftime(fmt) if dt else ""
+
+    def label(mapping: dict, key) -> str:
+        return gettext(mapping[key]) if key in mapping else str(key)
+
+    app.jinja_env.globals.update(
+        label=label,
+        csrf_token=generate_csrf,
+        ROLE_LABELS=ROLE_LABELS,
+        ORDER_STATUS_LABELS=states.ORDER_STATUS_LABELS,
+        ORDER_REFUND_LABELS=states.ORDER_REFUND_LABELS,
+        ORDER_REFUND_FILTERS=states.ORDER_REFUND_FILTERS,
+        CASE_STATUS_LABELS=states.CASE_STATUS_LABELS,
+        CASE_KIND_LABELS=states.CASE_KIND_LABELS,
+        PAYOUT_STATUS_LABELS=states.PAYOUT_STATUS_LABELS,
+        REASON_LABELS=payout_rules.REASON_LABELS,
+        refusal_text=refusal_text,
+        failure_text=failure_text,
+        message_title=message_title,
+        unread_messages=_unread_messages,
+        awaiting_cases=_awaiting_cases,
+        awaiting_approvals=_awaiting_approvals,
+        cancel_text=cancel_text,
+        action_label=action_label,
+        MOVEMENT_LABELS=MOVEMENT_LABELS,
+        settings_missing={m: refund_rules.MISSING_MESSAGES[m] for m in refund_rules.Missing},
+        TIMELINE_LABELS=TIMELINE_LABELS,
+        REVIEW_WHY=REVIEW_WHY,
+        audit_details=audit_details,
+        message_body=message_body,
+    )
+
+    @app.context_processor
+    def _globals():
+        locale = get_locale()
+        return {"current_locale": "zh_CN" if locale and locale.language == "zh" else "en"}
+
+
+def _unread_messages() -> int:
+    from .services.inbox import buyer_unread_count, unread_count
+
+    shop_id = getattr(current_user, "shop_id", None)
+    if shop_id:
+        return unread_count(shop_id)
+    if getattr(current_user, "role_enum", None) == "buyer":  # R25: the buyer's own messages
+        return buyer_unread_count(current_user.id)
+    return 0
+
+
+def _awaiting_cases() -> int:
+    """The after-sales badge: cases awaiting the merchant's review (cached per request)."""
+    if "awaiting_cases" not in g:
+        from .services.refunds import awaiting_count
+
+        shop_id = getattr(current_user, "shop_id", None)
+        g.awaiting_cases = awaiting_count(db.session, shop_id) if shop_id else 0
+    return g.awaiting_cases
+
+
+def _awaiting_approvals() -> int:
+    """The approvals badge (R20), cached per request."""
+    if "awaiting_approvals" not in g:
+        from .services.payouts import awaiting_approval_count
+
+        shop_id = getattr(current_user, "shop_id", None)
+        g.awaiting_approvals = awaiting_approval_count(db.session, shop_id) if shop_id else 0
+    return g.awaiting_approvals
+
+
+def _init_errors(app: Flask) -> None:
+    def page(status: int, title: str, message: str):
+        return render_template("errors.html", status=status, title=title, message=message), status
+
+    @app.errorhandler(403)
+    def _403(_e):
+        return page(403, _("Not allowed"), _("Your account cannot open this page."))
+
+    @app.errorhandler(404)
+    def _404(_e):
+        return page(404, _("Not found"), _("This page does not exist, or it is not yours to see."))
+
+    @app.errorhandler(405)
+    def _405(_e):
+        return page(405, _("Not allowed"), _("This action is not available here."))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(_e):
+        return page(400, _("Form expired"), _("The form was open too long or came from elsewhere. Go back, reload the page and try again."))
+
+    @app.errorhandler(429)
+    def _429(e):
+        if request.endpoint in ("auth.merchant_login", "auth.buyer_login"):
+            from .web.auth.forms import LoginForm
+
+            form = LoginForm()
+            form.password.errors = [_("Too many failed sign-ins. Wait 5 minutes and try again.")]
+            template = "auth/buyer_login.html" if request.endpoint == "auth.buyer_login" else "auth/merchant_login.html"
+            return render_template(template, form=form), 429
+        return page(429, _("Too many requests"), _("Slow down and try again in a few minutes."))
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeoutError)
+    def _database_down(e):
+        return _unavailable(e)
+
+    @app.errorhandler(500)
+    def _500(e):
+        if database_unavailable(getattr(e, "original_exception", None)):  # e.g. raised by an error page
+            return _unavailable(e.original_exception)
+        db.session.rollback()  # the page below reads the database; a failed transaction must not stop it
+        return page(500, _("Something went wrong"), _("Nothing was changed. Try again; if it keeps happening, tell support."))
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """A lost, refused or exhausted database connection (not a bug in a query)."""
+    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeoutError)) or bool(
+        getattr(exc, "connection_invalidated", False))
+
+
+def _unavailable(exc: BaseException):
+    """503 in the user's language, rendered without the database: a standalone template, the
+    locale from the session, no context processors (Flask-Login's would load the user)."""
+    from flask import current_app
+    from markupsafe import Markup
+
+    from .web.htmx import is_htmx
+
+    current_app.logger.warning("database unavailable: %s", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
+    for end in (db.session.rollback, db.session.remove):
+        try:
+            end()
+        except Exception:  # noqa: BLE001 - the connection is gone; the pool replaces it later
+            pass
+    if is_htmx():
+        body = Markup('<p class="error" role="alert">%s</p>') % _("Temporarily unavailable. Nothing was changed; try again shortly.")
+    else:
+        locale = get_locale()
+        body = current_app.jinja_env.get_template("errors_unavailable.html").render(
+            current_locale="zh_CN" if locale and locale.language == "zh" else "en",
+            retry_url=request.full_path.rstrip("?") if request.method == "GET" else url_for("core.index"),
+        )
+    return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
