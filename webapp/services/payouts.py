@@ -569,8 +569,8 @@ def settle_succeeded(session: Session, payout_id: int, now: datetime, reference:
 def _succeed_locked(session: Session, payout_id: int, now: datetime, reference: str | None) -> bool:
     funds, _, _, payout = _lock_for_settlement(session, payout_id, now, counters=False)
     if payout.status in PAYOUT_FINAL:
-        if payout.status == PayoutStatus.FAILED:
-            log.critical("channel reports payout %s paid, but it was failed and its money released", payout_id)
+        if payout.status in (PayoutStatus.FAILED, PayoutStatus.CANCELLED):
+            log.critical("channel reports payout %s paid, but it was %s and its money released", payout_id, payout.status)
         return False
     before = _snapshot(payout)
     move(payout, PayoutStatus.SUCCEEDED, now)
