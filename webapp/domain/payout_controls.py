@@ -21,7 +21,7 @@ class CancelReason(StrEnum):
 CANCEL_REASON_LABELS = {
     CancelReason.WITHDRAWN: N_("Withdrawn before it was sent; the money is back in the funds account."),
     CancelReason.REJECTED: N_("Rejected by an approver; the money is back in the funds account."),
-    CancelReason.APPROVAL_EXPIRED: N_("Not approved within 24 hours; the money is back in the funds account."),
+    CancelReason.APPROVAL_EXPIRED: N_("Not approved within %(hours)s hours; the money is back in the funds account."),
 }
 
 

@@ -41,7 +41,7 @@ class ApplyRefusal(StrEnum):
 
 
 APPLY_MESSAGES = {
-    ApplyRefusal.WINDOW_CLOSED: N_("Fast refund is only possible within 7 days of payment. This order was paid on %(paid_at)s; contact the shop for after-sales help."),
+    ApplyRefusal.WINDOW_CLOSED: N_("Fast refund is only possible within %(days)s days of payment. This order was paid on %(paid_at)s; contact the shop for after-sales help."),
     ApplyRefusal.ORDER_CLOSED: N_("This order is closed, so it cannot be refunded."),
     ApplyRefusal.NOTHING_LEFT: N_("This order has already been refunded in full."),
     ApplyRefusal.GOODS_CONDITION_MISSING: N_("For a return, tell us whether the goods are intact."),

@@ -141,9 +141,10 @@ def message_target(message) -> str:
 
 
 def cancel_text(code: str | None) -> str:
-    from ..domain.payout_controls import CANCEL_REASON_LABELS
+    from ..domain.payout_controls import APPROVAL_EXPIRES_AFTER, CANCEL_REASON_LABELS
 
-    return gettext(CANCEL_REASON_LABELS[code]) if code in CANCEL_REASON_LABELS else (code or "")
+    hours = int(APPROVAL_EXPIRES_AFTER.total_seconds() // 3600)
+    return gettext(CANCEL_REASON_LABELS[code], hours=hours) if code in CANCEL_REASON_LABELS else (code or "")
 
 
 DECISION_REFUSED = {
@@ -272,13 +273,22 @@ REVIEW_WHY = {
     "goods_not_intact": N_("The goods are not intact, so the shop reviews the return."),
     "shop_not_opted_in": N_("This shop does not offer fast refund right now, so the shop reviews it."),
     "fast_refund_off": N_("The shop has switched fast refund off, so the shop reviews your application."),
-    "outside_window": N_("More than 7 days have passed since payment, so fast refund no longer applies; the shop reviews your application."),
+    "outside_window": N_("More than %(days)s days have passed since payment, so fast refund no longer applies; the shop reviews your application."),
 }
+
+
+def review_why_text(code: str | None) -> str:
+    """Why an application waits for the shop (R23), with the window from the rule itself (R12)."""
+    from ..domain.refund_rules import WINDOW
+
+    return gettext(REVIEW_WHY[code], days=WINDOW.days) if code in REVIEW_WHY else ""
 
 
 
 def apply_refusal_text(refusal, params: dict) -> str:
     from ..domain.refund_rules import APPLY_MESSAGES
 
+    from ..domain.refund_rules import WINDOW
+
     formatted = {k: calendar.local(v).strftime("%Y-%m-%d %H:%M") for k, v in params.items() if isinstance(v, datetime)}
-    return gettext(APPLY_MESSAGES[refusal], **formatted)
+    return gettext(APPLY_MESSAGES[refusal], days=WINDOW.days, **formatted)
