@@ -51,7 +51,7 @@ test: install-test
 lint: install-test
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 
-# mypy on webapp (settings in pyproject.toml); not part of CI yet.
+# mypy on webapp (settings in pyproject.toml); CI runs it before the tests.
 typecheck: install-test
 	$(VENV)/bin/mypy
 

@@ -112,7 +112,7 @@ def _select_locale() -> str:
     from flask import current_app
 
     lang = session.get("lang")
-    if lang in current_app.config["LANGUAGES"]:
+    if isinstance(lang, str) and lang in current_app.config["LANGUAGES"]:
         return lang
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 

@@ -57,7 +57,7 @@ class Config:
     def SQLALCHEMY_ENGINE_OPTIONS(self) -> dict:  # noqa: N802 - read by Flask-SQLAlchemy by this name
         """A pooled connection is checked before use (a restarted database costs no request), and
         a PostgreSQL that does not answer fails the request within seconds (503), not minutes."""
-        options = {"pool_pre_ping": True}
+        options: dict[str, object] = {"pool_pre_ping": True}
         if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
             options["connect_args"] = {"connect_timeout": 5}
         return options
@@ -91,7 +91,7 @@ class Config:
     WORKER_INTERVAL_SECONDS = 1.0
     # "thread": the dev server runs a worker thread (embedded default); "off": run `flask worker`.
     WORKER_MODE = "thread"
-    READYZ_HEARTBEAT_MAX_AGE_SECONDS = 30  # /readyz: some worker must have beaten this recently
+    READYZ_HEARTBEAT_MAX_AGE_SECONDS: float = 30  # /readyz: some worker must have beaten this recently
     METRICS_TOKEN = ""  # /metrics also answers `Authorization: Bearer <token>` (else loopback only)
 
     # The payment channel. Without CHANNEL_URL the embedded simulated channel below is used;
@@ -107,7 +107,7 @@ class Config:
     NOTIFY_TOLERANCE_SECONDS = 300  # notifications signed longer ago (or ahead) are refused
 
     # The embedded simulated payment channel.
-    SIM_CHANNEL_SETTLE_SECONDS = 3
+    SIM_CHANNEL_SETTLE_SECONDS: float = 3
     SIM_CHANNEL_TRANSIENT_RATE = 0.02
     SIM_CHANNEL_FROZEN_BUYERS = "buyer4"  # demo buyer 赵六's wallet is frozen: payouts to them fail
     SIM_CHANNEL_OUTAGE = False
@@ -131,8 +131,9 @@ class Config:
         self.CHANNEL_NOTIFY_URL = env("CHANNEL_NOTIFY_URL", "")
         for key in ("CHANNEL_CONNECT_TIMEOUT", "CHANNEL_READ_TIMEOUT", "CHANNEL_REQUEST_TTL_SECONDS",
                     "PAYOUT_CLAIM_LEASE_SECONDS", "PAYOUT_GIVE_UP_MINUTES"):
-            if env(key):
-                setattr(self, key, float(env(key)))
+            value = env(key)
+            if value:
+                setattr(self, key, float(value))
         if self.CHANNEL_URL and not self.CHANNEL_SECRET:
             raise ConfigError("CHANNEL_URL is set but CHANNEL_SECRET is not: the channel's requests and "
                               "notifications are signed with it.")

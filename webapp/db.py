@@ -8,13 +8,18 @@ writers serialize on the database lock instead of failing with SQLITE_BUSY on up
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator, TypeAlias
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session
 
 IMMEDIATE = "afterdesk_sqlite_immediate"
+
+# What the services accept: a plain Session (tests, scripts) or Flask-SQLAlchemy's `db.session`,
+# a scoped_session that proxies the Session methods to the current one. (scoped_session is invariant
+# in its session class, and Flask-SQLAlchemy's is its own Session subclass, hence Any.)
+AnySession: TypeAlias = Session | scoped_session[Any]
 
 
 def configure_engine(engine: Engine) -> None:
@@ -40,7 +45,7 @@ def configure_engine(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
-def is_postgres(session: Session) -> bool:
+def is_postgres(session: AnySession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
@@ -49,7 +54,7 @@ class PendingChangesError(RuntimeError):
 
 
 @contextmanager
-def write_transaction(session: Session) -> Iterator[Session]:
+def write_transaction(session: AnySession) -> Iterator[AnySession]:
     """One atomic unit of work that changes money or limits.
 
     On SQLite it starts with BEGIN IMMEDIATE (writers queue on the busy timeout); on

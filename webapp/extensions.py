@@ -1,6 +1,8 @@
 """Extensions, created once and bound in create_app()."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_babel import Babel
 from flask_htmx import HTMX
 from flask_limiter import Limiter
@@ -27,6 +29,15 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# The base class of the models. At run time it is `db.Model` (Flask-SQLAlchemy builds it from Base, adding
+# its mixins); mypy cannot take `db.Model`, an attribute typed `type[_FSAModel]`, as a base class, so it
+# sees Base, whose declarative typing the models use.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
+
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()

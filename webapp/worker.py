@@ -85,6 +85,7 @@ def _apply_status(payout_id: int, now: datetime, *, past_deadline: bool) -> None
     """Ask the channel about one payout and act on its answer."""
     session = db.session
     p = session.get(Payout, payout_id, populate_existing=True)
+    assert p is not None  # an id the worker read from the payout table; payouts are never deleted
     observed = svc.observed_state(p)
     never_sent = p.channel_not_after is None
     session.commit()

@@ -14,21 +14,22 @@ from __future__ import annotations
 import random
 import threading
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import String, insert, select, update
+from sqlalchemy import String, Table, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import IMMEDIATE
-from ..extensions import db
+from ..extensions import Model, db
 from ..models.types import Fen, UTCDateTime
 from .base import ChannelAnswer, TransferState, TransferStatus, TransientChannelError
 
 FROZEN_REASON = "buyer_wallet_frozen"
 
 
-class SimTransfer(db.Model):
+class SimTransfer(Model):
     """The simulated channel's own books (one row per payout id it ever accepted or rejected)."""
 
     __tablename__ = "sim_channel_transfer"
@@ -41,6 +42,10 @@ class SimTransfer(db.Model):
     reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     settle_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# The mapped Table (declarative typing calls `__table__` a FromClause; for a mapped class it is a Table).
+_SIM_TRANSFER = cast(Table, SimTransfer.__table__)
 
 
 class SimulatedChannel:
@@ -102,7 +107,7 @@ class SimulatedChannel:
                     "reason": FROZEN_REASON if frozen else None, "accepted_at": now,
                     "settle_at": now + timedelta(seconds=self.settle_seconds),
                 }
-                conn.execute(insert(SimTransfer.__table__).values(**row))
+                conn.execute(insert(_SIM_TRANSFER).values(**row))
                 if self._clock is not None and self._clock.now() > not_after:
                     # The request came too late: the channel never takes it (the insert rolls back).
                     raise TransientChannelError("request expired at the channel", delivered=False)
@@ -122,7 +127,7 @@ class SimulatedChannel:
             if state == TransferState.PROCESSING and now >= row["settle_at"]:
                 state = TransferState.SUCCEEDED
                 conn.execute(
-                    update(SimTransfer.__table__).where(SimTransfer.payout_id == payout_id).values(state=state)
+                    update(_SIM_TRANSFER).where(SimTransfer.payout_id == payout_id).values(state=state)
                 )
         return TransferStatus(state, reference=row["reference"], reason=row["reason"])
 

@@ -65,7 +65,7 @@ def quota_problems(*, enabled: bool, per_payout_fen: int | None, daily_fen: int 
     for field, value in ((per_field, per_payout_fen), (daily_field, daily_fen)):
         if value is not None and value <= 0:
             out.setdefault(field, []).append(prefix + "limit_positive")
-    if (per_payout_fen or 0) > 0 and (daily_fen or 0) > 0 and per_payout_fen > daily_fen:
+    if per_payout_fen is not None and daily_fen is not None and 0 < daily_fen < per_payout_fen:
         out.setdefault(per_field, []).append(prefix + "per_over_daily")
     if daily_fen and shop_cap_fen is not None and daily_fen > shop_cap_fen:
         out.setdefault(daily_field, []).append("daily_over_cap")

@@ -18,7 +18,7 @@ class CancelReason(StrEnum):
     APPROVAL_EXPIRED = "approval_expired"  # nobody decided within 24 h (R20)
 
 
-CANCEL_REASON_LABELS = {
+CANCEL_REASON_LABELS: dict[str, str] = {  # keyed by the stored code (Payout.cancel_reason)
     CancelReason.WITHDRAWN: N_("Withdrawn before it was sent; the money is back in the funds account."),
     CancelReason.REJECTED: N_("Rejected by an approver; the money is back in the funds account."),
     CancelReason.APPROVAL_EXPIRED: N_("Not approved within %(hours)s hours; the money is back in the funds account."),

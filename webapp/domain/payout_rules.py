@@ -144,15 +144,16 @@ class Allowances:
 
 def allowances(f: PayoutFacts) -> Allowances:
     staff_quota = f.quota if f.is_staff else None
+    account_remaining_fen: int | None = 0 if f.is_staff else None
+    if staff_quota and staff_quota.usable:
+        assert staff_quota.daily_fen is not None  # usable: both limits are set
+        account_remaining_fen = max(0, staff_quota.daily_fen - f.account_used_today_fen)
     return Allowances(
         order_remaining_fen=max(0, f.order_paid_fen - f.order_committed_fen),
         shop_remaining_fen=max(0, f.shop_cap_fen - f.shop_used_today_fen),
         funds_available_fen=0 if f.arrears_fen else max(0, f.funds_available_fen),
         per_payout_fen=(staff_quota.per_payout_fen if staff_quota and staff_quota.usable else (0 if f.is_staff else None)),
-        account_remaining_fen=(
-            max(0, staff_quota.daily_fen - f.account_used_today_fen) if staff_quota and staff_quota.usable
-            else (0 if f.is_staff else None)
-        ),
+        account_remaining_fen=account_remaining_fen,
         account_daily_fen=staff_quota.daily_fen if staff_quota else None,
     )
 
@@ -191,6 +192,8 @@ def amount_refusals(f: PayoutFacts, amount_fen: int) -> list[Refusal]:
     out: list[Refusal] = []
     a = allowances(f)
     if f.is_staff and f.quota is not None and f.quota.usable:
+        # usable: both limits are set, and allowances() gave this staff account its remaining amount
+        assert f.quota.per_payout_fen is not None and a.account_remaining_fen is not None
         if amount_fen > f.quota.per_payout_fen:
             out.append(Refusal(Code.OVER_PER_PAYOUT_LIMIT, {"limit": f.quota.per_payout_fen}))
         if amount_fen > a.account_remaining_fen:

@@ -9,7 +9,7 @@ from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain.permissions import Role
-from ..extensions import db
+from ..extensions import Model
 from .shop import Shop
 from .types import UTCDateTime
 
@@ -28,7 +28,7 @@ class _LoginMixin(UserMixin):
         return bool(self.active)
 
 
-class MerchantAccount(_LoginMixin, db.Model):
+class MerchantAccount(_LoginMixin, Model):
     __tablename__ = "merchant_account"
     __table_args__ = (CheckConstraint("role IN ('main', 'staff')", name="role_known"),)
     KIND = "m"
@@ -57,7 +57,7 @@ class MerchantAccount(_LoginMixin, db.Model):
         return self.role == Role.MAIN
 
 
-class Buyer(_LoginMixin, db.Model):
+class Buyer(_LoginMixin, Model):
     __tablename__ = "buyer"
     KIND = "b"
 

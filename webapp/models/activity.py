@@ -6,11 +6,11 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime
 
 
-class InSiteMessage(db.Model):
+class InSiteMessage(Model):
     """A message to a shop (R6) or to a buyer (R25): exactly one audience. Codes and params are
     stored; title and body are rendered per language at the edge from `kind` and `params`.
 
@@ -41,7 +41,7 @@ class InSiteMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """Who did what, when, to what, with the state before and after. Never updated or deleted."""
 
     __tablename__ = "audit_event"

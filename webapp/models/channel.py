@@ -6,11 +6,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime
 
 
-class ChannelEvent(db.Model):
+class ChannelEvent(Model):
     """A channel notification already applied: its event id is written in the same transaction
     as the settlement it caused, so a duplicate delivery changes nothing."""
 
@@ -22,7 +22,7 @@ class ChannelEvent(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class WorkerHeartbeat(db.Model):
+class WorkerHeartbeat(Model):
     """One row per running payout worker, touched every round (read by /readyz)."""
 
     __tablename__ = "worker_heartbeat"

@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import Fen, UTCDateTime
 
 
@@ -49,7 +49,7 @@ MOVEMENT_LEGS = {
 }
 
 
-class FundsAccount(db.Model):
+class FundsAccount(Model):
     __tablename__ = "funds_account"
     __table_args__ = (
         CheckConstraint("available_fen >= 0", name="available_not_negative"),
@@ -74,7 +74,7 @@ class FundsAccount(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class LedgerEntry(db.Model):
+class LedgerEntry(Model):
     __tablename__ = "ledger_entry"
     __table_args__ = (
         CheckConstraint("amount_fen > 0", name="amount_positive"),

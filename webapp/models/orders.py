@@ -5,12 +5,12 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .accounts import Buyer
 from .types import Fen, UTCDateTime
 
 
-class Order(db.Model):
+class Order(Model):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("paid_fen > 0", name="paid_positive"),
@@ -51,7 +51,7 @@ class Order(db.Model):
     )
 
 
-class AfterSalesCase(db.Model):
+class AfterSalesCase(Model):
     __tablename__ = "after_sales_case"
     __table_args__ = (
         CheckConstraint("requested_fen > 0", name="requested_positive"),
@@ -94,7 +94,7 @@ class AfterSalesCase(db.Model):
     )
 
 
-class CaseEvent(db.Model):
+class CaseEvent(Model):
     """The history of an after-sales case, as the buyer's status page shows it (R15)."""
 
     __tablename__ = "case_event"

@@ -9,13 +9,13 @@ from sqlalchemy import (
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .accounts import MerchantAccount
 from .orders import Order
 from .types import Fen, UTCDateTime
 
 
-class Payout(db.Model):
+class Payout(Model):
     """One small payout. The table is also the outbox the workers drain (DESIGN.md)."""
 
     __tablename__ = "payout"
@@ -77,7 +77,7 @@ class Payout(db.Model):
     decided_by: Mapped[MerchantAccount | None] = relationship(viewonly=True, foreign_keys=[decided_by_id])
 
 
-class PayoutQuota(db.Model):
+class PayoutQuota(Model):
     """R7: what a sub-account may pay out. No row, disabled or a missing limit: no quota (R2.3)."""
 
     __tablename__ = "payout_quota"
@@ -105,7 +105,7 @@ class PayoutQuota(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class ShopDayUsage(db.Model):
+class ShopDayUsage(Model):
     """Payouts committed (pending + processing + succeeded) per shop and shop-local day (R2.5, R3.3)."""
 
     __tablename__ = "shop_day_usage"
@@ -116,7 +116,7 @@ class ShopDayUsage(db.Model):
     committed_fen: Mapped[int] = mapped_column(Fen, default=0)
 
 
-class AccountDayUsage(db.Model):
+class AccountDayUsage(Model):
     """Payouts committed per sub-account and shop-local day (R3.2)."""
 
     __tablename__ = "account_day_usage"

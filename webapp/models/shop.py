@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import Fen, UTCDateTime
 
 DEFAULT_DAILY_PAYOUT_CAP_FEN = 1_500_000  # ¥15,000 (R2.5)
@@ -13,7 +13,7 @@ DEFAULT_UNDO_WINDOW_SECONDS = 30  # R21
 from ..domain.payout_controls import MAX_UNDO_WINDOW_SECONDS  # noqa: E402  (R21, one place)
 
 
-class Shop(db.Model):
+class Shop(Model):
     __tablename__ = "shop"
     __table_args__ = (
         CheckConstraint("daily_payout_cap_fen > 0", name="daily_cap_positive"),
@@ -36,7 +36,7 @@ class Shop(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class RefundSettings(db.Model):
+class RefundSettings(Model):
     """结算设置: fast refund on/off and the refund note (退款说明). Once confirmed, the note, the
     confirmation time and who confirmed are frozen: a database trigger refuses any change (R11)."""
 

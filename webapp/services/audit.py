@@ -4,8 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
+from ..db import AnySession
 from ..models import AuditEvent
 
 
@@ -16,7 +15,7 @@ def actor_of(account) -> tuple[str, int | None]:
     return kind, account.id
 
 
-def record(session: Session, *, shop_id: int | None, actor, action: str, target_type: str, target_id,
+def record(session: AnySession, *, shop_id: int | None, actor, action: str, target_type: str, target_id,
            now: datetime, before: dict | None = None, after: dict | None = None, ip: str | None = None) -> AuditEvent:
     kind, actor_id = actor_of(actor)
     event = AuditEvent(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select, update
 
@@ -12,10 +13,18 @@ from ..models import Buyer, MerchantAccount
 from .passwords import verify_password
 
 
+# One of the two kinds of account; a constrained TypeVar, so that mypy checks the helpers below for each.
+_Account = TypeVar("_Account", MerchantAccount, Buyer)
+
+
 def authenticate(kind: str, login: str, password: str, now: datetime) -> MerchantAccount | Buyer | None:
     """The account if the login name and password match and it is active, else None."""
-    model = MerchantAccount if kind == "merchant" else Buyer
-    name = login.strip().lower() if kind == "merchant" else login.strip()  # merchant logins are stored lowercase
+    if kind == "merchant":
+        return _authenticate(MerchantAccount, login.strip().lower(), password, now)  # merchant logins are stored lowercase
+    return _authenticate(Buyer, login.strip(), password, now)
+
+
+def _authenticate(model: type[_Account], name: str, password: str, now: datetime) -> _Account | None:
     account = db.session.scalar(select(model).where(model.login == name))
     ok = verify_password(account.password_hash if account else None, password)
     if not ok or account is None or not account.active:
@@ -32,9 +41,14 @@ def load_principal(user_id: str) -> MerchantAccount | Buyer | None:
         pk, epoch = int(raw_id), int(raw_epoch)
     except ValueError:
         return None
-    model = {"m": MerchantAccount, "b": Buyer}.get(kind)
-    if model is None:
-        return None
+    if kind == "m":
+        return _load(MerchantAccount, pk, epoch)
+    if kind == "b":
+        return _load(Buyer, pk, epoch)
+    return None
+
+
+def _load(model: type[_Account], pk: int, epoch: int) -> _Account | None:
     account = db.session.get(model, pk)
     if account is None or not account.active or account.session_epoch != epoch:
         return None

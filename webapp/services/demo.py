@@ -155,6 +155,7 @@ def seed_demo(now: datetime) -> SeedReport:
 
     main = db.session.scalar(select(MerchantAccount).where(MerchantAccount.shop_id == shops[0].id,
                                                             MerchantAccount.role == "main"))
+    assert main is not None  # every demo shop is seeded with its main account
     if db.session.get(RefundSettings, shops[0].id) is None:
         from .refunds import confirm_settings
 
@@ -167,10 +168,11 @@ def _decide_demo_cases(to_decide: list, now: datetime) -> None:
     """Refunds go through the ledger (R24), rejections carry the reason the buyer sees."""
     from . import refunds
 
-    mains = {}
+    mains: dict[int, MerchantAccount] = {}
     for case, status in to_decide:
         main = mains.get(case.shop_id) or db.session.scalar(select(MerchantAccount).where(
             MerchantAccount.shop_id == case.shop_id, MerchantAccount.role == "main"))
+        assert main is not None  # every demo shop is seeded with its main account
         mains[case.shop_id] = main
         decided_at = max(case.created_at, now - timedelta(minutes=5))
         if status == CaseStatus.REFUNDED:
@@ -183,6 +185,7 @@ def _decide_demo_cases(to_decide: list, now: datetime) -> None:
         else:
             with write_transaction(db.session):
                 row = db.session.get(AfterSalesCase, case.id, populate_existing=True)
+                assert row is not None  # the case was seeded above
                 check_transition(CASE_TRANSITIONS, CaseStatus(row.status), CaseStatus.CLOSED)
                 row.status, row.decided_at = CaseStatus.CLOSED, decided_at  # withdrawn by the buyer: no money
 

@@ -8,9 +8,8 @@ import json
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
 
-from ..db import write_transaction
+from ..db import AnySession, write_transaction
 from ..extensions import db
 from ..models import InSiteMessage, Order, Shop
 from .errors import MessageNotFound
@@ -21,7 +20,7 @@ from .rows import ensure_row
 def unread_count(shop_id: int) -> int:
     return db.session.scalar(
         select(func.count()).select_from(InSiteMessage).where(InSiteMessage.shop_id == shop_id, InSiteMessage.read_at.is_(None))
-    )
+    ) or 0  # COUNT: never None
 
 
 def messages(shop_id: int, cursor: str | None = None, limit: int = 25) -> Page[InSiteMessage]:
@@ -64,14 +63,14 @@ BUYER_PAYOUT_KINDS = {"succeeded": "payout_received", "failed": "payout_failed"}
 BUYER_CASE_KINDS = ("refund_auto", "refund_approved", "refund_rejected")
 
 
-def notify_buyer(session: Session, buyer_id: int, kind: str, *, payout_id: int | None = None, case_id: int | None = None,
+def notify_buyer(session: AnySession, buyer_id: int, kind: str, *, payout_id: int | None = None, case_id: int | None = None,
                  params: dict, link: str = "", now: datetime) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING one message to a buyer. True if this call created it."""
     return ensure_row(session, InSiteMessage, buyer_id=buyer_id, kind=kind, payout_id=payout_id, case_id=case_id,
                       params=json.dumps(params, ensure_ascii=False, sort_keys=True), link=link, created_at=now)
 
 
-def tell_buyer_payout(session: Session, payout, now: datetime) -> bool:
+def tell_buyer_payout(session: AnySession, payout, now: datetime) -> bool:
     """After a payout became final: "it arrived" or "it failed, and what you can do" (R25)."""
     kind = BUYER_PAYOUT_KINDS.get(str(payout.status))
     if kind is None:
@@ -84,7 +83,7 @@ def tell_buyer_payout(session: Session, payout, now: datetime) -> bool:
     return notify_buyer(session, payout.buyer_id, kind, payout_id=payout.id, params=params, now=now)
 
 
-def tell_buyer_case(session: Session, case, now: datetime) -> bool:
+def tell_buyer_case(session: AnySession, case, now: datetime) -> bool:
     """After a refund decision: refunded automatically (fast refund), approved, or rejected with the
     shop's reason (R25). A case is decided once, so one message per case."""
     head = session.execute(select(Order.order_no, Order.buyer_id, Shop.name).join(Shop, Shop.id == Order.shop_id)
@@ -103,7 +102,7 @@ def tell_buyer_case(session: Session, case, now: datetime) -> bool:
 
 def buyer_unread_count(buyer_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(InSiteMessage).where(
-        InSiteMessage.buyer_id == buyer_id, InSiteMessage.read_at.is_(None)))
+        InSiteMessage.buyer_id == buyer_id, InSiteMessage.read_at.is_(None))) or 0  # COUNT: never None
 
 
 def buyer_messages(buyer_id: int, cursor: str | None = None, limit: int = 25) -> Page[InSiteMessage]:

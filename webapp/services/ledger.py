@@ -5,9 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
 
-from ..db import write_transaction
+from ..db import AnySession, write_transaction
 from ..models import FundsAccount, LedgerAccount, LedgerEntry, Movement
 from ..models.funds import MOVEMENT_LEGS
 from ..domain.refund_rules import recovery
@@ -23,14 +22,14 @@ _COLUMN = {
 }
 
 
-def lock_funds(session: Session, shop_id: int, now: datetime) -> FundsAccount:
+def lock_funds(session: AnySession, shop_id: int, now: datetime) -> FundsAccount:
     """The first lock of every money transaction (DESIGN.md lock order)."""
     ensure_row(session, FundsAccount, shop_id=shop_id, available_fen=0, held_fen=0, paid_out_fen=0,
                topped_up_fen=0, refunded_fen=0, arrears_fen=0, updated_at=now)
     return lock(session, FundsAccount, FundsAccount.shop_id == shop_id)
 
 
-def post(session: Session, funds: FundsAccount, movement: Movement, amount_fen: int, now: datetime, *,
+def post(session: AnySession, funds: FundsAccount, movement: Movement, amount_fen: int, now: datetime, *,
          payout_id: int | None = None, case_id: int | None = None, actor_id: int | None = None,
          memo: str = "") -> LedgerEntry:
     """Write one movement (a debit and a credit leg of the same amount) and update the cached
@@ -57,7 +56,7 @@ def post(session: Session, funds: FundsAccount, movement: Movement, amount_fen: 
     return entry
 
 
-def topup(session: Session, shop_id: int, amount_fen: int, now: datetime, actor=None, memo: str = "") -> FundsAccount:
+def topup(session: AnySession, shop_id: int, amount_fen: int, now: datetime, actor=None, memo: str = "") -> FundsAccount:
     """Money in. Outstanding arrears are recovered from it first (R13: 追缴)."""
     with write_transaction(session):
         funds = lock_funds(session, shop_id, now)
@@ -92,22 +91,22 @@ class Balances:
         return -self.advance_fen
 
 
-def derived_balances(session: Session, shop_id: int) -> Balances:
+def derived_balances(session: AnySession, shop_id: int) -> Balances:
     """Balances recomputed from the ledger legs alone (for checks and reports)."""
     values = {}
     for account in LedgerAccount:
         credit = func.coalesce(func.sum(case((LedgerEntry.to_account == account, LedgerEntry.amount_fen), else_=0)), 0)
         debit = func.coalesce(func.sum(case((LedgerEntry.from_account == account, LedgerEntry.amount_fen), else_=0)), 0)
-        values[account] = int(session.execute(select(credit - debit).where(LedgerEntry.shop_id == shop_id)).scalar())
+        values[account] = int(session.execute(select(credit - debit).where(LedgerEntry.shop_id == shop_id)).scalar_one())
     return Balances(values[LedgerAccount.AVAILABLE], values[LedgerAccount.HELD], values[LedgerAccount.PAID_OUT],
                     values[LedgerAccount.OUTSIDE], values[LedgerAccount.REFUNDED], values[LedgerAccount.ADVANCE])
 
 
-def funds_of(session: Session, shop_id: int) -> FundsAccount | None:
+def funds_of(session: AnySession, shop_id: int) -> FundsAccount | None:
     return session.get(FundsAccount, shop_id)
 
 
-def entries(session: Session, shop_id: int, cursor: str | None = None, limit: int = 25):
+def entries(session: AnySession, shop_id: int, cursor: str | None = None, limit: int = 25):
     """The shop's ledger movements, newest first (keyset pages)."""
     from .queries import keyset
 

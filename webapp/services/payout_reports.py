@@ -2,6 +2,7 @@
 the last 14 days by status. Every query is scoped to one shop (R18)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -63,7 +64,7 @@ def export_rows(shop_id: int, f: RecordFilter, batch: int = 1000):
         cursor = page.next_cursor
 
 
-def shop_staff(shop_id: int) -> list[MerchantAccount]:
+def shop_staff(shop_id: int) -> Sequence[MerchantAccount]:
     return db.session.scalars(
         select(MerchantAccount).where(MerchantAccount.shop_id == shop_id).order_by(MerchantAccount.role, MerchantAccount.id)
     ).all()
@@ -85,6 +86,7 @@ class Glance:
 def glance(account: MerchantAccount, now: datetime) -> Glance:
     day = shop_day(now)
     shop = db.session.get(Shop, account.shop_id)
+    assert shop is not None  # the account's own shop (a foreign key)
     shop_usage = db.session.get(ShopDayUsage, (account.shop_id, day))
     quota = None if account.is_main else db.session.get(PayoutQuota, account.id)
     acct_usage = None if account.is_main else db.session.get(AccountDayUsage, (account.id, day))

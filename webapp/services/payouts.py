@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from ..db import write_transaction
+from ..db import AnySession, write_transaction
 from ..domain import payout_controls as controls
 from ..domain import payout_rules as rules
 from ..domain.calendar import shop_day
@@ -83,7 +82,7 @@ class Eligibility:
 
 # --- reading the facts ----------------------------------------------------------------------
 
-def _order_tally(session: Session, order_id: int) -> tuple[int, int, datetime | None, dict[str, int]]:
+def _order_tally(session: AnySession, order_id: int) -> tuple[int, int, datetime | None, dict[str, int]]:
     rows = session.execute(
         select(Payout.status, func.count(), func.coalesce(func.sum(Payout.amount_fen), 0), func.max(Payout.created_at))
         .where(Payout.order_id == order_id).group_by(Payout.status)
@@ -95,14 +94,14 @@ def _order_tally(session: Session, order_id: int) -> tuple[int, int, datetime | 
     return committed, count, last, {r[0]: int(r[2]) for r in rows}
 
 
-def _quota(session: Session, account: MerchantAccount) -> rules.Quota | None:
+def _quota(session: AnySession, account: MerchantAccount) -> rules.Quota | None:
     q = session.get(PayoutQuota, account.id, populate_existing=True)
     if q is None:
         return None
     return rules.Quota(enabled=q.enabled, per_payout_fen=q.per_payout_fen, daily_fen=q.daily_fen)
 
 
-def _facts(session: Session, *, now: datetime, shop: Shop, order: Order, actor: MerchantAccount,
+def _facts(session: AnySession, *, now: datetime, shop: Shop, order: Order, actor: MerchantAccount,
            funds: FundsAccount | None, shop_usage: ShopDayUsage | None, account_usage: AccountDayUsage | None):
     committed, count, last, by_status = _order_tally(session, order.id)
     is_staff = not actor.is_main
@@ -118,19 +117,21 @@ def _facts(session: Session, *, now: datetime, shop: Shop, order: Order, actor: 
     return facts, by_status
 
 
-def find_order(session: Session, shop_id: int, order_no: str) -> Order | None:
+def find_order(session: AnySession, shop_id: int, order_no: str) -> Order | None:
     return session.scalar(select(Order).where(Order.shop_id == shop_id, Order.order_no == order_no))
 
 
-def eligibility(session: Session, actor: MerchantAccount, order_no: str, now: datetime) -> Eligibility:
+def eligibility(session: AnySession, actor: MerchantAccount, order_no: str, now: datetime) -> Eligibility:
     """R2 for display (no locks): what blocks a payout on this order now, and the allowances.
     Creation re-checks everything on locked rows."""
     order = find_order(session, actor.shop_id, order_no)
     if order is None:
         raise OrderNotFound(order_no)
     day = shop_day(now)
+    shop = session.get(Shop, actor.shop_id)
+    assert shop is not None  # the actor's own shop (a foreign key)
     facts, by_status = _facts(
-        session, now=now, shop=session.get(Shop, actor.shop_id), order=order, actor=actor,
+        session, now=now, shop=shop, order=order, actor=actor,
         funds=session.get(FundsAccount, actor.shop_id),
         shop_usage=session.get(ShopDayUsage, (actor.shop_id, day)),
         account_usage=session.get(AccountDayUsage, (actor.id, day)),
@@ -139,7 +140,7 @@ def eligibility(session: Session, actor: MerchantAccount, order_no: str, now: da
                        facts.order_last_payout_at)
 
 
-def check_amount(session: Session, actor: MerchantAccount, order_no: str, amount_fen: int, now: datetime) -> list[rules.Refusal]:
+def check_amount(session: AnySession, actor: MerchantAccount, order_no: str, amount_fen: int, now: datetime) -> list[rules.Refusal]:
     """R3 for inline validation (no locks); creation re-checks under lock."""
     e = eligibility(session, actor, order_no, now)
     return rules.check_create(e.facts, amount_fen)
@@ -154,7 +155,7 @@ def _same_intent(p: Payout, order: Order | None, intent: PayoutIntent) -> bool:
     )
 
 
-def create_payout(session: Session, actor: MerchantAccount, intent: PayoutIntent, now: datetime,
+def create_payout(session: AnySession, actor: MerchantAccount, intent: PayoutIntent, now: datetime,
                   ip: str | None = None) -> Created:
     """R3 + R4: one transaction, rows locked in the fixed order, every cap re-checked on them.
 
@@ -173,7 +174,7 @@ def create_payout(session: Session, actor: MerchantAccount, intent: PayoutIntent
         return Created(existing, replayed=True)
 
 
-def _create(session: Session, actor: MerchantAccount, intent: PayoutIntent, now: datetime, ip: str | None) -> Created:
+def _create(session: AnySession, actor: MerchantAccount, intent: PayoutIntent, now: datetime, ip: str | None) -> Created:
     if intent.reason_code not in rules.REASON_LABELS:
         raise ValueError(f"unknown reason {intent.reason_code!r}")
     if len(intent.note) > rules.NOTE_MAX_CHARS:
@@ -200,6 +201,7 @@ def _create(session: Session, actor: MerchantAccount, intent: PayoutIntent, now:
         if order is None:
             raise OrderNotFound(intent.order_no)
         shop = session.get(Shop, shop_id, populate_existing=True)
+        assert shop is not None  # the actor's own shop (a foreign key)
 
         facts, _ = _facts(session, now=now, shop=shop, order=order, actor=actor, funds=funds,
                           shop_usage=shop_usage, account_usage=account_usage)
@@ -242,7 +244,7 @@ def _snapshot(p: Payout) -> dict:
 
 # --- continue payout (R6) -------------------------------------------------------------------
 
-def continue_payout(session: Session, actor: MerchantAccount, payout_id: int, now: datetime, ip: str | None = None) -> Payout:
+def continue_payout(session: AnySession, actor: MerchantAccount, payout_id: int, now: datetime, ip: str | None = None) -> Payout:
     """继续打款: put a pending payout at the front of the queue, skipping the rest of its undo window
     (R21). Never pays twice: the worker submits with the payout id as the channel's idempotency
     key, and only a pending payout moves."""
@@ -268,7 +270,7 @@ class DecisionRefused(PayoutError):
         self.code = code  # not_allowed | own_request | already_decided | already_sent
 
 
-def approve(session: Session, actor: MerchantAccount, payout_id: int, now: datetime, ip: str | None = None) -> Payout:
+def approve(session: AnySession, actor: MerchantAccount, payout_id: int, now: datetime, ip: str | None = None) -> Payout:
     """R20: the main account or an approver (never the requester) lets it go to the channel."""
     with write_transaction(session):
         payout = lock(session, Payout, Payout.id == payout_id, Payout.shop_id == actor.shop_id)
@@ -294,7 +296,7 @@ def _check_decider(actor: MerchantAccount, payout: Payout) -> None:
         raise DecisionRefused("already_decided")
 
 
-def reject(session: Session, actor: MerchantAccount, payout_id: int, note: str, now: datetime,
+def reject(session: AnySession, actor: MerchantAccount, payout_id: int, note: str, now: datetime,
            ip: str | None = None) -> Payout:
     """R20: an approver says no: cancelled, money released, allowance given back, requester told."""
     with write_transaction(session):
@@ -306,7 +308,7 @@ def reject(session: Session, actor: MerchantAccount, payout_id: int, note: str, 
     return payout
 
 
-def withdraw(session: Session, actor: MerchantAccount, payout_id: int, now: datetime, ip: str | None = None) -> Payout:
+def withdraw(session: AnySession, actor: MerchantAccount, payout_id: int, now: datetime, ip: str | None = None) -> Payout:
     """撤回 (R20, R21): the requester or the main account, while it awaits approval or before any
     request for it has left for the channel. A worker that claims it first wins (it is then sent)."""
     with write_transaction(session):
@@ -323,7 +325,7 @@ def withdraw(session: Session, actor: MerchantAccount, payout_id: int, now: date
     return payout
 
 
-def expire_approvals(session: Session, now: datetime, limit: int = 50) -> int:
+def expire_approvals(session: AnySession, now: datetime, limit: int = 50) -> int:
     """R20: requests nobody decided within 24 h are cancelled (run by the worker)."""
     ids = session.scalars(
         select(Payout.id).where(Payout.status == PayoutStatus.AWAITING_APPROVAL,
@@ -341,7 +343,7 @@ def expire_approvals(session: Session, now: datetime, limit: int = 50) -> int:
     return done
 
 
-def _cancel_locked(session: Session, funds, shop_usage, account_usage, payout: Payout, reason: str, now: datetime,
+def _cancel_locked(session: AnySession, funds, shop_usage, account_usage, payout: Payout, reason: str, now: datetime,
                    actor, ip: str | None) -> None:
     before = _snapshot(payout)
     move(payout, PayoutStatus.CANCELLED, now)
@@ -354,7 +356,7 @@ def _cancel_locked(session: Session, funds, shop_usage, account_usage, payout: P
                  target_id=payout.id, now=now, ip=ip, before=before, after=_snapshot(payout))
 
 
-def _release(session: Session, funds, shop_usage, account_usage, payout: Payout, now: datetime) -> None:
+def _release(session: AnySession, funds, shop_usage, account_usage, payout: Payout, now: datetime) -> None:
     """The held money back to available, the allowance back to the day counters it came from."""
     ledger.post(session, funds, Movement.RELEASE, payout.amount_fen, now, payout_id=payout.id)
     shop_usage.committed_fen -= payout.amount_fen
@@ -362,7 +364,7 @@ def _release(session: Session, funds, shop_usage, account_usage, payout: Payout,
         account_usage.committed_fen -= payout.amount_fen
 
 
-def _message(session: Session, payout: Payout, kind: str, now: datetime, **params) -> None:
+def _message(session: AnySession, payout: Payout, kind: str, now: datetime, **params) -> None:
     """An in-site message (站内信) to the shop about this payout; codes and values only: its text
     and where it leads (url_for) are made at the edge, webapp/web/messages.py."""
     order_no = params.pop("order_no", None) or session.scalar(select(Order.order_no).where(Order.id == payout.order_id))
@@ -372,12 +374,12 @@ def _message(session: Session, payout: Payout, kind: str, now: datetime, **param
     ))
 
 
-def awaiting_approval_count(session: Session, shop_id: int) -> int:
+def awaiting_approval_count(session: AnySession, shop_id: int) -> int:
     return session.scalar(select(func.count()).select_from(Payout).where(
         Payout.shop_id == shop_id, Payout.status == PayoutStatus.AWAITING_APPROVAL)) or 0
 
 
-def awaiting_approval(session: Session, shop_id: int, limit: int = 200) -> list[Payout]:
+def awaiting_approval(session: AnySession, shop_id: int, limit: int = 200) -> list[Payout]:
     return list(session.scalars(select(Payout).where(
         Payout.shop_id == shop_id, Payout.status == PayoutStatus.AWAITING_APPROVAL).order_by(Payout.created_at, Payout.id)
         .limit(limit)))
@@ -415,7 +417,7 @@ class Attempt:
     before: tuple  # (maybe_at_channel, channel_not_after) before this attempt, to undo it if never sent
 
 
-def claim_due(session: Session, now: datetime, *, lease: timedelta, give_up_before: datetime,
+def claim_due(session: AnySession, now: datetime, *, lease: timedelta, give_up_before: datetime,
               limit: int = 20) -> list[Claim]:
     """Due pending payouts become processing, leased to this worker. Payouts past the give-up
     deadline are never sent again: the reconciler settles them from the channel's word."""
@@ -446,7 +448,7 @@ def _still_claimed(p: Payout, token: int) -> bool:
     return p.status == PayoutStatus.PROCESSING and p.attempts == token and p.channel_ref is None
 
 
-def begin_attempt(session: Session, claim: Claim, now: datetime, *, lease: timedelta, ttl: timedelta) -> Attempt | None:
+def begin_attempt(session: AnySession, claim: Claim, now: datetime, *, lease: timedelta, ttl: timedelta) -> Attempt | None:
     """The fence, just before a channel call: None if this worker no longer holds its claim (the
     reconciler requeued or settled it, another worker claimed it). Otherwise the payout is marked
     as possibly at the channel until `not_after`, and the lease is renewed."""
@@ -473,7 +475,7 @@ def _requeue(p: Payout, now: datetime) -> None:
     p.lease_until = None
 
 
-def attempt_failed(session: Session, attempt: Attempt, now: datetime, *, delivered: bool) -> None:
+def attempt_failed(session: AnySession, attempt: Attempt, now: datetime, *, delivered: bool) -> None:
     """The channel call raised a transient error: back to the queue with a backoff. If the request
     certainly never reached the channel (refused connection, refused as expired), this attempt
     no longer counts as possibly delivered."""
@@ -486,7 +488,7 @@ def attempt_failed(session: Session, attempt: Attempt, now: datetime, *, deliver
         _requeue(p, now)
 
 
-def record_accepted(session: Session, payout_id: int, reference: str | None, now: datetime, *, poll_in: timedelta) -> None:
+def record_accepted(session: AnySession, payout_id: int, reference: str | None, now: datetime, *, poll_in: timedelta) -> None:
     """The channel is paying this payout: keep its reference and poll it (adopting it if it was
     back in the queue: the channel took an earlier request)."""
     with write_transaction(session):
@@ -510,7 +512,7 @@ def observed_state(p: Payout) -> tuple:
     return (p.status, p.attempts, p.channel_ref)
 
 
-def requeue(session: Session, payout_id: int, now: datetime, *, only_if: tuple) -> bool:
+def requeue(session: AnySession, payout_id: int, now: datetime, *, only_if: tuple) -> bool:
     """Unknown to the channel before the deadline (a dead worker's claim): submit it again with
     the same id (the channel pays an id once)."""
     with write_transaction(session):
@@ -521,7 +523,7 @@ def requeue(session: Session, payout_id: int, now: datetime, *, only_if: tuple) 
         return True
 
 
-def give_up(session: Session, payout_id: int, now: datetime, *, only_if: tuple, unknown_asked_at: datetime | None,
+def give_up(session: AnySession, payout_id: int, now: datetime, *, only_if: tuple, unknown_asked_at: datetime | None,
             skew: timedelta = timedelta(0)) -> bool:
     """Fail a payout the channel never took, releasing its money, only when no request for it can
     still reach the channel: none was ever sent, or the channel answered "unknown" to a question
@@ -540,7 +542,7 @@ def give_up(session: Session, payout_id: int, now: datetime, *, only_if: tuple, 
 GAVE_UP = "channel_did_not_accept_in_time"
 
 
-def _lock_for_settlement(session: Session, payout_id: int, now: datetime, *, counters: bool,
+def _lock_for_settlement(session: AnySession, payout_id: int, now: datetime, *, counters: bool,
                          shop_id: int | None = None):
     """Lock, in the documented order, the rows a settlement changes. With `shop_id`, another
     shop's payout is not found (R18)."""
@@ -560,13 +562,13 @@ def _lock_for_settlement(session: Session, payout_id: int, now: datetime, *, cou
     return funds, shop_usage, account_usage, payout
 
 
-def settle_succeeded(session: Session, payout_id: int, now: datetime, reference: str | None = None) -> bool:
+def settle_succeeded(session: AnySession, payout_id: int, now: datetime, reference: str | None = None) -> bool:
     """Capture the held money. Idempotent: a final payout is left alone. Returns True if it moved."""
     with write_transaction(session):
         return _succeed_locked(session, payout_id, now, reference)
 
 
-def _succeed_locked(session: Session, payout_id: int, now: datetime, reference: str | None) -> bool:
+def _succeed_locked(session: AnySession, payout_id: int, now: datetime, reference: str | None) -> bool:
     funds, _, _, payout = _lock_for_settlement(session, payout_id, now, counters=False)
     if payout.status in PAYOUT_FINAL:
         if payout.status in (PayoutStatus.FAILED, PayoutStatus.CANCELLED):
@@ -584,14 +586,14 @@ def _succeed_locked(session: Session, payout_id: int, now: datetime, reference: 
     return True
 
 
-def settle_failed(session: Session, payout_id: int, reason: str, now: datetime, reference: str | None = None) -> bool:
+def settle_failed(session: AnySession, payout_id: int, reason: str, now: datetime, reference: str | None = None) -> bool:
     """The channel said no: release the held money, give the allowance back to the day counters
     it was taken from, and tell the shop (one in-site message). Idempotent. True if it moved."""
     with write_transaction(session):
         return _fail_by_channel_locked(session, payout_id, reason, now, reference)
 
 
-def _fail_by_channel_locked(session: Session, payout_id: int, reason: str, now: datetime, reference: str | None) -> bool:
+def _fail_by_channel_locked(session: AnySession, payout_id: int, reason: str, now: datetime, reference: str | None) -> bool:
     funds, shop_usage, account_usage, payout = _lock_for_settlement(session, payout_id, now, counters=True)
     if payout.status in PAYOUT_FINAL:
         return False
@@ -599,7 +601,7 @@ def _fail_by_channel_locked(session: Session, payout_id: int, reason: str, now: 
     return True
 
 
-def _fail_locked(session: Session, funds, shop_usage, account_usage, payout: Payout, reason: str, now: datetime,
+def _fail_locked(session: AnySession, funds, shop_usage, account_usage, payout: Payout, reason: str, now: datetime,
                  reference: str | None) -> None:
     before = _snapshot(payout)
     move(payout, PayoutStatus.FAILED, now)
@@ -620,7 +622,7 @@ class UnknownPayout(PayoutError):
     pass
 
 
-def apply_channel_event(session: Session, *, event_id: str, payout_id: int, state: str, reference: str | None,
+def apply_channel_event(session: AnySession, *, event_id: str, payout_id: int, state: str, reference: str | None,
                         reason: str | None, now: datetime, poll_in: timedelta) -> bool:
     """Apply one verified notification. The event id is recorded in the same transaction as the
     settlement it causes, so a duplicate delivery changes nothing (returns False). Out-of-order
@@ -641,5 +643,7 @@ def apply_channel_event(session: Session, *, event_id: str, payout_id: int, stat
         return True
 
 
-def buyer_ref(session: Session, payout: Payout) -> str:
-    return session.scalar(select(Buyer.login).where(Buyer.id == payout.buyer_id))
+def buyer_ref(session: AnySession, payout: Payout) -> str:
+    login = session.scalar(select(Buyer.login).where(Buyer.id == payout.buyer_id))
+    assert login is not None  # the payout's buyer (a foreign key)
+    return login

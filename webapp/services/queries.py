@@ -176,7 +176,9 @@ def get_buyer_payout(buyer_id: int, payout_id: int) -> Payout:
 # --- shops -----------------------------------------------------------------------------------
 
 def shop(shop_id: int) -> Shop:
-    return db.session.get(Shop, shop_id)
+    found = db.session.get(Shop, shop_id)
+    assert found is not None  # the signed-in account's shop (a foreign key)
+    return found
 
 
 def shop_account(shop_id: int, account_id: int | None) -> MerchantAccount | None:

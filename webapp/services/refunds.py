@@ -3,13 +3,13 @@ automatic refunds through the funds ledger with the platform's advance, and the 
 review queue. Lock order as for payouts: funds account -> order -> case."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from ..db import write_transaction
+from ..db import AnySession, write_transaction
 from ..domain import refund_rules as rules
 from ..domain.states import (CASE_TRANSITIONS, ORDER_TRANSITIONS, CaseKind, CaseStatus, OrderStatus,
                              check_transition)
@@ -48,7 +48,7 @@ class CaseClosed(RefundError):
 
 # --- settlement settings (R10, R11) ---------------------------------------------------------
 
-def settings_of(session: Session, shop_id: int) -> RefundSettings | None:
+def settings_of(session: AnySession, shop_id: int) -> RefundSettings | None:
     return session.get(RefundSettings, shop_id, populate_existing=True)
 
 
@@ -65,9 +65,10 @@ def note_problems(note: str) -> list[str]:
     return []
 
 
-def confirm_settings(session: Session, actor: MerchantAccount, note: str, now: datetime, ip: str | None = None) -> RefundSettings:
+def confirm_settings(session: AnySession, actor: MerchantAccount, note: str, now: datetime, ip: str | None = None) -> RefundSettings:
     """R11: turn fast refund on with the refund note. After this the note never changes."""
     shop = session.get(Shop, actor.shop_id)
+    assert shop is not None  # the actor's own shop (a foreign key)
     missing = missing_preconditions(shop)
     if missing:
         raise SettingsRefused([m.value for m in missing])
@@ -88,10 +89,11 @@ def confirm_settings(session: Session, actor: MerchantAccount, note: str, now: d
     return settings
 
 
-def set_fast_refund_enabled(session: Session, actor: MerchantAccount, enabled: bool, now: datetime,
+def set_fast_refund_enabled(session: AnySession, actor: MerchantAccount, enabled: bool, now: datetime,
                             ip: str | None = None) -> RefundSettings:
     """Decision: a shop may switch fast refund off and on again; the confirmed note stays frozen."""
     shop = session.get(Shop, actor.shop_id)
+    assert shop is not None  # the actor's own shop (a foreign key)
     if enabled and missing_preconditions(shop):
         raise SettingsRefused([m.value for m in missing_preconditions(shop)])
     with write_transaction(session):
@@ -107,14 +109,14 @@ def set_fast_refund_enabled(session: Session, actor: MerchantAccount, enabled: b
     return settings
 
 
-def fast_refund_active(session: Session, shop_id: int) -> bool:
+def fast_refund_active(session: AnySession, shop_id: int) -> bool:
     s = session.get(RefundSettings, shop_id)
     return bool(s and s.confirmed_at and s.enabled)
 
 
 # --- buyer applications (R12-R14) -----------------------------------------------------------
 
-def refunded_so_far(session: Session, order_id: int) -> int:
+def refunded_so_far(session: AnySession, order_id: int) -> int:
     """R24: the order's refunded total, kept on the order row with every refund's ledger movement."""
     return int(session.scalar(select(Order.refunded_fen).where(Order.id == order_id)) or 0)
 
@@ -131,21 +133,21 @@ def case_refund_fen(case: AfterSalesCase) -> int:
                                 requested_fen=case.requested_fen)
 
 
-def open_case_of(session: Session, order_id: int) -> AfterSalesCase | None:
+def open_case_of(session: AnySession, order_id: int) -> AfterSalesCase | None:
     """One open application per order (R23)."""
     return session.scalar(select(AfterSalesCase).where(
         AfterSalesCase.order_id == order_id, AfterSalesCase.status == CaseStatus.AWAITING_MERCHANT)
         .order_by(AfterSalesCase.id.desc()))
 
 
-def _fast_refund_state(session: Session, shop_id: int) -> tuple[bool, bool]:
+def _fast_refund_state(session: AnySession, shop_id: int) -> tuple[bool, bool]:
     """(opted in: confirmed once, enabled now)."""
     s = session.get(RefundSettings, shop_id, populate_existing=True)
     opted_in = bool(s and s.confirmed_at)
-    return opted_in, bool(opted_in and s.enabled)
+    return opted_in, bool(opted_in and s is not None and s.enabled)
 
 
-def buyer_offer(session: Session, order: Order, now: datetime) -> rules.BuyerOffer:
+def buyer_offer(session: AnySession, order: Order, now: datetime) -> rules.BuyerOffer:
     """What the buyer's order page offers; `apply` decides again under the locks (R23)."""
     opted_in, enabled = _fast_refund_state(session, order.shop_id)
     return rules.buyer_offer(opted_in=opted_in, enabled=enabled, in_window=rules.within_window(order.paid_at, now),
@@ -154,12 +156,12 @@ def buyer_offer(session: Session, order: Order, now: datetime) -> rules.BuyerOff
                              has_open_case=open_case_of(session, order.id) is not None)
 
 
-def _event(session: Session, case: AfterSalesCase, kind: str, now: datetime, detail: str = "") -> None:
+def _event(session: AnySession, case: AfterSalesCase, kind: str, now: datetime, detail: str = "") -> None:
     session.add(CaseEvent(shop_id=case.shop_id, case_id=case.id, kind=kind, detail=detail, created_at=now))
     session.flush()
 
 
-def _pay_refund(session: Session, funds, order: Order, case: AfterSalesCase, amount_fen: int, now: datetime,
+def _pay_refund(session: AnySession, funds, order: Order, case: AfterSalesCase, amount_fen: int, now: datetime,
                 actor=None) -> None:
     """R13: from the funds account as far as it goes; the platform advances the rest as arrears.
     R24: in the same transaction, under the order row lock, the order's refunded total grows and a
@@ -200,7 +202,7 @@ class Applied:
     created: bool
 
 
-def apply(session: Session, buyer: Buyer, order_no: str, *, kind: str, goods_intact: bool | None, now: datetime,
+def apply(session: AnySession, buyer: Buyer, order_no: str, *, kind: str, goods_intact: bool | None, now: datetime,
           ip: str | None = None) -> Applied:
     """The buyer applies for a refund. Every buyer can (R23): it is a fast refund, accepted and
     refunded at once (R13), only when the shop has fast refund on, the order is within its 7 days
@@ -250,6 +252,7 @@ def apply(session: Session, buyer: Buyer, order_no: str, *, kind: str, goods_int
             _event(session, case, "auto_approved", now)
             _pay_refund(session, funds, order, case, refundable, now)
         else:
+            assert why is not None  # rules.route gives a reason for every review
             _event(session, case, "to_review", now, why.value)
     return Applied(case, created=True)
 
@@ -264,7 +267,7 @@ class DecisionRefused(RefundError):
         self.code, self.params = code, params
 
 
-def _lock_case(session: Session, actor: MerchantAccount, case_id: int, now: datetime):
+def _lock_case(session: AnySession, actor: MerchantAccount, case_id: int, now: datetime):
     """Lock funds account -> the actor's day counter (a sub-account's refund limits, R22) ->
     order -> case, the global lock order. Refuses a sub-account beyond its refund limits, checked
     on the locked rows; returns the day counter so an approval can count against it."""
@@ -287,6 +290,7 @@ def _lock_case(session: Session, actor: MerchantAccount, case_id: int, now: date
                                   requested_fen=case.requested_fen)
     quota = None if actor.is_main else session.get(PayoutQuota, actor.id, populate_existing=True)
     shop = session.get(Shop, actor.shop_id)
+    assert shop is not None  # the actor's own shop (a foreign key)
     refusal = rules.decide_refusal(
         actor_is_main=actor.is_main, enabled=bool(quota and quota.refund_enabled),
         per_refund_fen=quota.per_refund_fen if quota else None, daily_fen=quota.refund_daily_fen if quota else None,
@@ -297,7 +301,7 @@ def _lock_case(session: Session, actor: MerchantAccount, case_id: int, now: date
     return funds, usage, order, case
 
 
-def approve(session: Session, actor: MerchantAccount, case_id: int, now: datetime, ip: str | None = None) -> AfterSalesCase:
+def approve(session: AnySession, actor: MerchantAccount, case_id: int, now: datetime, ip: str | None = None) -> AfterSalesCase:
     """Refund through the same ledger (with the platform's advance if the funds fall short),
     never more than the order's paid amount minus what was already refunded."""
     with write_transaction(session):
@@ -316,7 +320,7 @@ def approve(session: Session, actor: MerchantAccount, case_id: int, now: datetim
     return case
 
 
-def reject(session: Session, actor: MerchantAccount, case_id: int, reason: str, now: datetime,
+def reject(session: AnySession, actor: MerchantAccount, case_id: int, reason: str, now: datetime,
            ip: str | None = None) -> AfterSalesCase:
     reason = (reason or "").strip()
     with write_transaction(session):
@@ -332,10 +336,10 @@ def reject(session: Session, actor: MerchantAccount, case_id: int, reason: str, 
     return case
 
 
-def timeline(session: Session, case_id: int) -> list[CaseEvent]:
+def timeline(session: AnySession, case_id: int) -> Sequence[CaseEvent]:
     return session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.created_at, CaseEvent.id)).all()
 
 
-def awaiting_count(session: Session, shop_id: int) -> int:
+def awaiting_count(session: AnySession, shop_id: int) -> int:
     return session.scalar(select(func.count()).select_from(AfterSalesCase).where(
-        AfterSalesCase.shop_id == shop_id, AfterSalesCase.status == CaseStatus.AWAITING_MERCHANT))
+        AfterSalesCase.shop_id == shop_id, AfterSalesCase.status == CaseStatus.AWAITING_MERCHANT)) or 0  # COUNT: never None

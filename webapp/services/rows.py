@@ -4,10 +4,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import lazyload
+
+from ..db import AnySession
 
 
-def ensure_row(session: Session, model, **values) -> bool:
+def ensure_row(session: AnySession, model, **values) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING: a row that does not exist yet cannot be locked.
     Returns True if this call inserted it."""
     dialect = session.get_bind().dialect.name
@@ -18,7 +20,7 @@ def ensure_row(session: Session, model, **values) -> bool:
     return session.execute(stmt).first() is not None
 
 
-def lock(session: Session, model, *where):
+def lock(session: AnySession, model, *where):
     """SELECT ... FOR UPDATE (PostgreSQL row lock; SQLite is already serialized by BEGIN IMMEDIATE).
 
     populate_existing: under READ COMMITTED the locked read returns the latest committed row,

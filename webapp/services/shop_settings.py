@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.orm import Session
 
-from ..db import write_transaction
+from ..db import AnySession, write_transaction
 from ..domain.payout_controls import undo_window_ok
 from ..models import MerchantAccount, Shop
 from . import audit
 from .rows import lock
 
 
-def update_payout_controls(session: Session, actor: MerchantAccount, *, undo_window_seconds: int,
+def update_payout_controls(session: AnySession, actor: MerchantAccount, *, undo_window_seconds: int,
                            payout_approval_fen: int | None, refund_approval_fen: int | None, now: datetime,
                            ip: str | None = None) -> Shop:
     if not undo_window_ok(undo_window_seconds):

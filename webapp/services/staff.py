@@ -7,9 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from ..db import write_transaction
+from ..db import AnySession, write_transaction
 from ..domain import accounts as rules
 from ..domain.calendar import shop_day
 from ..domain.permissions import Role
@@ -39,7 +38,7 @@ class StaffRow:
     used_today_fen: int
 
 
-def _account(session: Session, actor: MerchantAccount, account_id: int) -> MerchantAccount:
+def _account(session: AnySession, actor: MerchantAccount, account_id: int) -> MerchantAccount:
     account = session.scalar(select(MerchantAccount).where(
         MerchantAccount.id == account_id, MerchantAccount.shop_id == actor.shop_id))
     if account is None:
@@ -47,7 +46,7 @@ def _account(session: Session, actor: MerchantAccount, account_id: int) -> Merch
     return account
 
 
-def staff_rows(session: Session, actor: MerchantAccount, now: datetime) -> list[StaffRow]:
+def staff_rows(session: AnySession, actor: MerchantAccount, now: datetime) -> list[StaffRow]:
     day = shop_day(now)
     accounts = session.scalars(select(MerchantAccount).where(MerchantAccount.shop_id == actor.shop_id)
                                .order_by(MerchantAccount.role, MerchantAccount.id)).all()
@@ -57,14 +56,14 @@ def staff_rows(session: Session, actor: MerchantAccount, now: datetime) -> list[
     return [StaffRow(a, quotas.get(a.id), usage.get(a.id, 0)) for a in accounts]
 
 
-def staff_row(session: Session, actor: MerchantAccount, account_id: int, now: datetime) -> StaffRow:
+def staff_row(session: AnySession, actor: MerchantAccount, account_id: int, now: datetime) -> StaffRow:
     account = _account(session, actor, account_id)
     usage = session.get(AccountDayUsage, (account.id, shop_day(now)), populate_existing=True)
     return StaffRow(account, session.get(PayoutQuota, account.id, populate_existing=True),
                     usage.committed_fen if usage else 0)
 
 
-def managed_row(session: Session, actor: MerchantAccount, account_id: int, now: datetime) -> StaffRow:
+def managed_row(session: AnySession, actor: MerchantAccount, account_id: int, now: datetime) -> StaffRow:
     """A sub-account's row, for what the main account manages on it (quota, password); the main
     account itself is not managed here, so it is not found."""
     row = staff_row(session, actor, account_id, now)
@@ -73,7 +72,7 @@ def managed_row(session: Session, actor: MerchantAccount, account_id: int, now: 
     return row
 
 
-def create_staff(session: Session, actor: MerchantAccount, *, login: str, display_name: str, password: str,
+def create_staff(session: AnySession, actor: MerchantAccount, *, login: str, display_name: str, password: str,
                  now: datetime, ip: str | None = None) -> MerchantAccount:
     login = (login or "").strip().lower()
     problems: dict[str, list[str]] = {}
@@ -100,7 +99,7 @@ def create_staff(session: Session, actor: MerchantAccount, *, login: str, displa
     return account
 
 
-def reset_password(session: Session, actor: MerchantAccount, account_id: int, password: str, now: datetime,
+def reset_password(session: AnySession, actor: MerchantAccount, account_id: int, password: str, now: datetime,
                    ip: str | None = None) -> None:
     """A new password; every session of that account ends (its session epoch moves on)."""
     account = _account(session, actor, account_id)
@@ -115,7 +114,7 @@ def reset_password(session: Session, actor: MerchantAccount, account_id: int, pa
                      target_id=account.id, now=now, ip=ip)
 
 
-def set_active(session: Session, actor: MerchantAccount, account_id: int, active: bool, now: datetime,
+def set_active(session: AnySession, actor: MerchantAccount, account_id: int, active: bool, now: datetime,
                ip: str | None = None) -> MerchantAccount:
     """Disable or enable a sub-account. A disabled account is signed out on its next request."""
     account = _account(session, actor, account_id)
@@ -132,7 +131,7 @@ def set_active(session: Session, actor: MerchantAccount, account_id: int, active
     return account
 
 
-def set_approver(session: Session, actor: MerchantAccount, account_id: int, approver: bool, now: datetime,
+def set_approver(session: AnySession, actor: MerchantAccount, account_id: int, approver: bool, now: datetime,
                  ip: str | None = None) -> MerchantAccount:
     """R20: the main account lets a sub-account approve others' payouts (or stops it)."""
     account = _account(session, actor, account_id)
@@ -155,10 +154,11 @@ class QuotaSaved:
 
     @property
     def below_used_today(self) -> bool:
-        return bool(self.quota.daily_fen) and self.used_today_fen >= self.quota.daily_fen
+        daily = self.quota.daily_fen
+        return daily is not None and daily != 0 and self.used_today_fen >= daily
 
 
-def update_quota(session: Session, actor: MerchantAccount, account_id: int, *, enabled: bool,
+def update_quota(session: AnySession, actor: MerchantAccount, account_id: int, *, enabled: bool,
                  per_payout_fen: int | None, daily_fen: int | None, now: datetime, ip: str | None = None,
                  refund_enabled: bool = False, per_refund_fen: int | None = None,
                  refund_daily_fen: int | None = None) -> QuotaSaved:
@@ -169,6 +169,7 @@ def update_quota(session: Session, actor: MerchantAccount, account_id: int, *, e
     if account.role != Role.STAFF:
         raise NotInShop(account_id)
     shop = session.get(Shop, actor.shop_id)
+    assert shop is not None  # the actor's own shop (a foreign key)
     problems = rules.quota_problems(enabled=enabled, per_payout_fen=per_payout_fen, daily_fen=daily_fen,
                                     shop_cap_fen=shop.daily_payout_cap_fen)
     problems.update(rules.quota_problems(enabled=refund_enabled, per_payout_fen=per_refund_fen,

@@ -30,7 +30,7 @@ class PayoutForm(FlaskForm):
     # One per form, made by the server (uuid4 hex); a forged or mangled one is refused, never stored.
     request_key = HiddenField(validators=[Regexp(r"^[0-9a-f]{32}$", message=_l("This form has expired. Check the details and confirm again."))])
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.reason.choices = [SelectChoice(key, _(label)) for key, label in REASON_LABELS.items()]
         self.fen: int | None = None

@@ -86,6 +86,7 @@ def approve(case_id: int):
         return _case_page(case_id, [_("This order has already been refunded in full.")], status=422)
     except refunds.DecisionRefused as exc:
         return _refused(case_id, exc)
+    assert case.refund_fen is not None  # approved means refunded, with its amount (a CHECK constraint)
     flash(_("Refunded %(amount)s to the buyer.", amount=format_fen(case.refund_fen)), "success")
     return redirect(url_for("merchant.case_detail", case_id=case_id), code=303)
 

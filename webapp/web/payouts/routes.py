@@ -137,6 +137,7 @@ def review(order_no: str):
     form = PayoutForm()
     if not form.validate_on_submit():
         return render_flow(order, 422, mode=mode, form=form)
+    assert form.fen is not None  # a validated form has its amount parsed (validate_amount)
     refusals = svc.check_amount(db.session, current_user, order_no, form.fen, clock.now())
     if refusals:
         form.amount.errors = [refusal_text(refusals[0])]
@@ -167,6 +168,7 @@ def create(order_no: str):
         if errors:  # a mangled key: a fresh form, nothing created
             form.request_key.data = uuid.uuid4().hex
         return render_flow(order, 422, mode=mode, form=form, errors=errors)
+    assert form.fen is not None  # a validated form has its amount parsed (validate_amount)
     intent = svc.PayoutIntent(order_no, form.fen, form.reason.data, (form.note.data or "").strip(), form.request_key.data)
     try:
         created = svc.create_payout(db.session, current_user, intent, clock.now(), ip=request.remote_addr)

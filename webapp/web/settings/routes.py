@@ -3,6 +3,7 @@ funds account page with balances, arrears and the latest ledger movements."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -105,7 +106,7 @@ def _controls_page(values: dict, errors: dict[str, str] | None = None, status: i
 
 @bp.route("/settings/payouts", methods=["GET", "POST"])
 @requires("settings.manage")
-def payout_controls():
+def payout_controls() -> ResponseReturnValue:
     """The undo window (R21) and the approval thresholds (R20). A rejected form keeps what was typed."""
     shop = queries.shop(current_shop_id())
     if request.method == "GET":
@@ -119,7 +120,7 @@ def payout_controls():
     window = values["undo_window_seconds"]
     if not (window.isascii() and window.isdigit() and undo_window_ok(int(window))):
         errors["undo_window_seconds"] = _("Enter whole seconds from 0 to %(max)s.", max=MAX_UNDO_WINDOW_SECONDS)
-    thresholds = {}
+    thresholds: dict[str, int | None] = {}
     for key in ("payout_approval", "refund_approval"):
         try:
             thresholds[key] = money.parse_yuan(values[key]) if values[key] else None
