@@ -282,7 +282,12 @@ def _init_errors(app: Flask) -> None:
             from .web.auth.forms import LoginForm
 
             form = LoginForm()
-            form.password.errors = [_("Too many failed sign-ins. Wait 5 minutes and try again.")]
+            from flask import current_app
+            from limits import parse as parse_limit
+
+            minutes = max(1, parse_limit(current_app.config["LOGIN_FAILURE_LIMIT"]).get_expiry() // 60)
+            form.password.errors = [_("Too many failed sign-ins. Wait %(minutes)s minutes and try again.",
+                                      minutes=minutes)]
             template = "auth/buyer_login.html" if request.endpoint == "auth.buyer_login" else "auth/merchant_login.html"
             return render_template(template, form=form), 429
         return page(429, _("Too many requests"), _("Slow down and try again in a few minutes."))
