@@ -12,16 +12,14 @@ import click
 from flask import Flask, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import get_locale
-from flask_login import current_user, logout_user
-from flask_wtf.csrf import CSRFError, generate_csrf
+from flask_login import logout_user
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from . import clock as clock_mod
 from .config import ROOT, Config
 from .db import configure_engine
-from .domain import calendar, money, states
-from .domain.permissions import ROLE_LABELS
 from .extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
 
@@ -63,12 +61,11 @@ def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
     app.before_request(_session_timeouts)
     app.before_request(guard)
     app.after_request(_security_headers)
-    _init_templates(app)
     _init_errors(app)
     from .web import errors, templating
 
     errors.register(app)  # every services NotFound -> the 404 page
-    templating.register(app)  # enums, sets and limits the templates compare against
+    templating.register(app)  # filters, labels, badges, enums and limits the templates use
 
     from .cli import register_cli
 
@@ -175,85 +172,6 @@ def _security_headers(response):
         response.headers.setdefault("Cache-Control", "no-store")
         response.vary.add("HX-Request")
     return response
-
-
-def _init_templates(app: Flask) -> None:
-    from flask_babel import gettext
-
-    from .domain import payout_rules, refund_rules
-    from .web.messages import MOVEMENT_LABELS, REVIEW_WHY, TIMELINE_LABELS, action_label, audit_details, cancel_text, failure_text, message_body, message_title, refusal_text
-
-    app.jinja_env.filters["fen"] = money.format_fen
-    app.jinja_env.filters["fen_words"] = lambda fen: (
-        money.fen_to_chinese_words(fen) if get_locale().language == "zh" else money.fen_to_english_words(fen)
-    )
-    app.jinja_env.filters["localtime"] = lambda dt, fmt="%Y-%m-%d %H:%M": calendar.local(dt).strftime(fmt) if dt else ""
-
-    def label(mapping: dict, key) -> str:
-        return gettext(mapping[key]) if key in mapping else str(key)
-
-    app.jinja_env.globals.update(
-        label=label,
-        csrf_token=generate_csrf,
-        ROLE_LABELS=ROLE_LABELS,
-        ORDER_STATUS_LABELS=states.ORDER_STATUS_LABELS,
-        ORDER_REFUND_LABELS=states.ORDER_REFUND_LABELS,
-        ORDER_REFUND_FILTERS=states.ORDER_REFUND_FILTERS,
-        CASE_STATUS_LABELS=states.CASE_STATUS_LABELS,
-        CASE_KIND_LABELS=states.CASE_KIND_LABELS,
-        PAYOUT_STATUS_LABELS=states.PAYOUT_STATUS_LABELS,
-        REASON_LABELS=payout_rules.REASON_LABELS,
-        refusal_text=refusal_text,
-        failure_text=failure_text,
-        message_title=message_title,
-        unread_messages=_unread_messages,
-        awaiting_cases=_awaiting_cases,
-        awaiting_approvals=_awaiting_approvals,
-        cancel_text=cancel_text,
-        action_label=action_label,
-        MOVEMENT_LABELS=MOVEMENT_LABELS,
-        settings_missing={m: refund_rules.MISSING_MESSAGES[m] for m in refund_rules.Missing},
-        TIMELINE_LABELS=TIMELINE_LABELS,
-        REVIEW_WHY=REVIEW_WHY,
-        audit_details=audit_details,
-        message_body=message_body,
-    )
-
-    @app.context_processor
-    def _globals():
-        locale = get_locale()
-        return {"current_locale": "zh_CN" if locale and locale.language == "zh" else "en"}
-
-
-def _unread_messages() -> int:
-    from .services.inbox import buyer_unread_count, unread_count
-
-    shop_id = getattr(current_user, "shop_id", None)
-    if shop_id:
-        return unread_count(shop_id)
-    if getattr(current_user, "role_enum", None) == "buyer":  # R25: the buyer's own messages
-        return buyer_unread_count(current_user.id)
-    return 0
-
-
-def _awaiting_cases() -> int:
-    """The after-sales badge: cases awaiting the merchant's review (cached per request)."""
-    if "awaiting_cases" not in g:
-        from .services.refunds import awaiting_count
-
-        shop_id = getattr(current_user, "shop_id", None)
-        g.awaiting_cases = awaiting_count(db.session, shop_id) if shop_id else 0
-    return g.awaiting_cases
-
-
-def _awaiting_approvals() -> int:
-    """The approvals badge (R20), cached per request."""
-    if "awaiting_approvals" not in g:
-        from .services.payouts import awaiting_approval_count
-
-        shop_id = getattr(current_user, "shop_id", None)
-        g.awaiting_approvals = awaiting_approval_count(db.session, shop_id) if shop_id else 0
-    return g.awaiting_approvals
 
 
 def _init_errors(app: Flask) -> None:
