@@ -13,9 +13,9 @@ PORT   ?= 5000
 LOCK     := requirements.txt
 LOCK_DEV := requirements-dev.txt
 PIP_TOOLS ?= pip-tools==7.6.2
-LINT_PATHS := webapp tests scripts channelsim bench migrations
+LINT_PATHS := webapp tests scripts channelsim bench migrations deploy
 
-.PHONY: run test install install-test lint typecheck lock lock-upgrade catalogs serve clean channelsim
+.PHONY: run test install install-test lint typecheck lock lock-upgrade catalogs serve clean channelsim bench stack
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,20 @@ run: install
 channelsim: install
 	$(PY) -m channelsim --host 127.0.0.1 --port 8765 --db instance/channelsim.db
 
+# The production stack on this machine (see README, Production): nginx on https://127.0.0.1:8443 in front of
+# 2 gunicorn nodes, 2 payout workers; needs DATABASE_URL (PostgreSQL), uses REDIS_URL (default
+# redis://127.0.0.1:6379/0) and Debian's nginx. `make stack STACK_ARGS='--nodes 3 --seed-demo'`; Ctrl-C stops it.
+stack: install
+	$(PY) -m deploy.stack $(STACK_ARGS)
+
 # Install the test dependencies and run the whole suite (SQLite, PostgreSQL, Chromium).
 test: install-test
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The "Speed and scale" benchmark (bench/README.md): PostgreSQL on 127.0.0.1:5432, wrk, pgbench.
+# `make bench BENCH_ARGS='--only http,search'` runs some figures.
+bench: install
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 # Ruff (its rules are in pyproject.toml); read-only, it never rewrites a file.
 lint: install-test

@@ -147,3 +147,15 @@ def login_as(client):
         return client
 
     return _login
+
+
+@pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
+def fresh_url(request, tmp_path):
+    """An empty database URL, on SQLite and on PostgreSQL (for migration tests); a missing
+    PostgreSQL skips locally and fails with CI=true."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    url, drop = create_pg_database()
+    yield url
+    drop()

@@ -6,6 +6,7 @@ It lives here, not in webapp/__init__.py, so that the package init stays light a
 `from webapp import create_app` still works through the package's lazy __getattr__."""
 from __future__ import annotations
 
+import functools
 import os
 
 import click
@@ -20,19 +21,25 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from . import clock as clock_mod
 from .config import ROOT, Config
 from .db import configure_engine
-from .extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+from .extensions import babel, compress, csrf, db, htmx, limiter, login_manager, migrate
 
 
 def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
     # "webapp", not __name__ ("webapp.app"): the app name, logger, root and instance paths stay the package's.
     app = Flask("webapp", template_folder="../templates", static_folder="../static", instance_relative_config=False)
     app.config.from_object(config or Config())
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:  # behind that many proxies: the client address, scheme and host are the forwarded ones
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.extensions["afterdesk.clock"] = clock or clock_mod.SystemClock()
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     htmx.init_app(app)
+    compress.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Asia/Shanghai")
     _init_login(app)
@@ -62,10 +69,11 @@ def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
     app.before_request(guard)
     app.after_request(_security_headers)
     _init_errors(app)
-    from .web import errors, templating
+    from .web import errors, static_files, templating
 
     errors.register(app)  # every services NotFound -> the 404 page
     templating.register(app)  # filters, labels, badges, enums and limits the templates use
+    static_files.register(app)  # fingerprinted static URLs, cached for a year
 
     from .cli import register_cli
 
@@ -105,13 +113,22 @@ def _channel_from_config(app: Flask):
     return simulated.from_config(app)
 
 
-def _select_locale() -> str:
+def _select_locale():
+    """The session's language, else the default; a parsed babel Locale (parsing one per request
+    costs more than the rest of a small htmx fragment)."""
     from flask import current_app
 
     lang = session.get("lang")
-    if isinstance(lang, str) and lang in current_app.config["LANGUAGES"]:
-        return lang
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if not (isinstance(lang, str) and lang in current_app.config["LANGUAGES"]):
+        lang = current_app.config["BABEL_DEFAULT_LOCALE"]
+    return _parsed_locale(lang)
+
+
+@functools.cache
+def _parsed_locale(code: str):
+    from babel import Locale
+
+    return Locale.parse(code)
 
 
 def _init_login(app: Flask) -> None:
@@ -120,7 +137,7 @@ def _init_login(app: Flask) -> None:
 
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
-    login_manager.user_loader(load_principal)
+    login_manager.user_loader(lambda user_id: load_principal(db.session, user_id))
 
     @login_manager.unauthorized_handler
     def _unauthorized():  # pragma: no cover - the guard redirects before this is reached
@@ -147,7 +164,7 @@ def _session_timeouts():
         return None
     from .web.access import is_background
 
-    if not is_background(request.endpoint):
+    if not is_background(request.endpoint) and now - session.get("seen", 0) >= cfg["SESSION_SEEN_RESOLUTION"].total_seconds():
         session["seen"] = now
     return None
 

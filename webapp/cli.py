@@ -11,9 +11,10 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo_command():
         """Create the demo shops, accounts, buyers, orders and cases (idempotent)."""
+        from .extensions import db
         from .services.demo import seed_demo
 
-        report = seed_demo(clock.now())
+        report = seed_demo(db.session, clock.now())
         added = ", ".join(f"{k}: {v}" for k, v in report.created.items())
         click.echo(f"Demo data ready (added {added}).")
         click.echo("Sign in with (merchant: /login, buyer: /buyer/login):")

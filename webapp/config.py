@@ -49,6 +49,16 @@ def _database_url() -> str:
     return url
 
 
+def _trusted_proxies(value: str) -> int:
+    try:
+        hops = int(value.strip() or 0)
+    except ValueError:
+        hops = -1
+    if hops < 0:
+        raise ConfigError(f"TRUSTED_PROXIES must be a whole number of proxies (0 or more), not {value!r}.")
+    return hops
+
+
 class Config:
     PRODUCTION = False
     SQLALCHEMY_TRACK_MODIFICATIONS = False
@@ -70,12 +80,26 @@ class Config:
     SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
     SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=12)
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # The session cookie is written only when the session changed (not on every request): the
+    # last-seen time moves at most once a minute, so the idle timeout is exact to that minute.
+    SESSION_REFRESH_EACH_REQUEST = False
+    SESSION_SEEN_RESOLUTION = timedelta(minutes=1)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ("zh_CN", "en")
     SHOP_TIMEZONE = "Asia/Shanghai"
     RATELIMIT_HEADERS_ENABLED = False
+    # Responses of 500 bytes and more are compressed (brotli or gzip, as the browser accepts); the
+    # small htmx fragments that poll are sent as they are.
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_MIN_SIZE = 500
+    COMPRESS_LEVEL = 6
+    COMPRESS_BR_LEVEL = 4
+    COMPRESS_MIMETYPES = ["text/html", "text/css", "text/csv", "text/javascript", "application/javascript",
+                          "application/json", "image/svg+xml"]
+    # Static files are fingerprinted (?v=<content hash>, web/static_files.py): cached for a year.
+    SEND_FILE_MAX_AGE_DEFAULT = timedelta(days=365)
     LOGIN_FAILURE_LIMIT = "10 per 5 minutes"
     # Argon2id parameters (argon2-cffi defaults: RFC 9106 low-memory profile).
     ARGON2_TIME_COST = 3
@@ -93,6 +117,9 @@ class Config:
     WORKER_MODE = "thread"
     READYZ_HEARTBEAT_MAX_AGE_SECONDS: float = 30  # /readyz: some worker must have beaten this recently
     METRICS_TOKEN = ""  # /metrics also answers `Authorization: Bearer <token>` (else loopback only)
+    # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host (nginx alone: 1). 0 trusts none:
+    # the client address is the socket's. More than there really are lets a client forge its address.
+    TRUSTED_PROXIES = 0
 
     # The payment channel. Without CHANNEL_URL the embedded simulated channel below is used;
     # with it, the HTTP channel (protocol in webapp/channel/protocol.py), e.g. `python -m channelsim`.
@@ -121,6 +148,7 @@ class Config:
         self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
         self.READYZ_HEARTBEAT_MAX_AGE_SECONDS = float(os.environ.get("READYZ_HEARTBEAT_MAX_AGE_SECONDS", 30))
         env = os.environ.get
+        self.TRUSTED_PROXIES = _trusted_proxies(env("TRUSTED_PROXIES", ""))
         self.WORKER_MODE = env("AFTERDESK_WORKER", self.WORKER_MODE)
         self.SIM_CHANNEL_SETTLE_SECONDS = float(env("SIM_CHANNEL_SETTLE_SECONDS", self.SIM_CHANNEL_SETTLE_SECONDS))
         self.SIM_CHANNEL_TRANSIENT_RATE = float(env("SIM_CHANNEL_TRANSIENT_RATE", self.SIM_CHANNEL_TRANSIENT_RATE))

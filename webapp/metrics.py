@@ -57,9 +57,10 @@ class PayoutGauges:
 
     def _families(self, app: Flask):
         from . import clock
+        from .extensions import db
         from .services.ops import payout_gauges
 
-        g = payout_gauges(clock.now())
+        g = payout_gauges(db.session, clock.now())
         by_status = GaugeMetricFamily("afterdesk_payouts", "Payouts by status.", labels=["status"])
         for status, count in sorted(g.by_status.items()):
             by_status.add_metric([status], count)

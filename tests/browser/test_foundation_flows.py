@@ -69,7 +69,7 @@ def test_staff_searches_an_order_as_they_type_and_opens_it(page, live_server, sh
 def test_search_with_no_match_says_so(page, live_server, shop_world):
     sign_in(page, live_server.url, "/login", "ui-staff")
     page.get_by_placeholder("按订单号搜索").press_sequentially("123", delay=30)
-    expect(page.locator("#orders-results")).to_contain_text("没有以 123 开头的订单号。")
+    expect(page.locator("#orders-results")).to_contain_text("没有以 123 开头或结尾的订单号。")
 
 
 def test_buyer_cannot_open_another_buyers_order_by_url(page, live_server, shop_world, shot):

@@ -131,12 +131,12 @@ def test_r18_each_buyer_reads_only_their_own_messages(db, make, clock):
     p = psvc.create_payout(db.session, w.staff, intent(w.order, 500), clock.now()).payout
     psvc.settle_succeeded(db.session, p.id, clock.now())
     [mine] = buyer_messages(db, w.buyer.id)
-    assert inbox.buyer_unread_count(w.buyer.id) == 1 and inbox.buyer_unread_count(other.id) == 0
-    assert inbox.buyer_get(other.id, mine.id) is None and inbox.buyer_messages(other.id).rows == []
-    inbox.buyer_mark_read(other.id, mine.id, clock.now())  # not theirs: changes nothing
-    inbox.buyer_mark_all_read(other.id, clock.now())
-    assert inbox.buyer_unread_count(w.buyer.id) == 1
-    assert inbox.unread_count(w.shop.id) == 0 and inbox.get(w.shop.id, mine.id) is None  # nor the shop
-    inbox.buyer_mark_read(w.buyer.id, mine.id, clock.now())
-    assert inbox.buyer_unread_count(w.buyer.id) == 0
+    assert inbox.buyer_unread_count(db.session, w.buyer.id) == 1 and inbox.buyer_unread_count(db.session, other.id) == 0
+    assert inbox.buyer_get(db.session, other.id, mine.id) is None and inbox.buyer_messages(db.session, other.id).rows == []
+    inbox.buyer_mark_read(db.session, other.id, mine.id, clock.now())  # not theirs: changes nothing
+    inbox.buyer_mark_all_read(db.session, other.id, clock.now())
+    assert inbox.buyer_unread_count(db.session, w.buyer.id) == 1
+    assert inbox.unread_count(db.session, w.shop.id) == 0 and inbox.get(db.session, w.shop.id, mine.id) is None  # nor the shop
+    inbox.buyer_mark_read(db.session, w.buyer.id, mine.id, clock.now())
+    assert inbox.buyer_unread_count(db.session, w.buyer.id) == 0
     assert db.session.scalar(select(func.count()).select_from(InSiteMessage)) == 1

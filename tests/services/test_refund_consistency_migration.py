@@ -8,19 +8,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from tests.support import T0, create_pg_database
+from tests.support import T0
 
 NOW = T0.replace(tzinfo=None)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
-def fresh_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    url, drop = create_pg_database()
-    yield url
-    drop()
 
 
 def _app(url):

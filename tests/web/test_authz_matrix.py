@@ -110,7 +110,7 @@ def _buyer_message_x(world) -> int:
     inbox.notify_buyer(db.session, world.buyer_x.id, "payout_received", payout_id=world.payout_a.id,
                        params={"order_no": world.order_a.order_no}, now=world.message_a.created_at)
     db.session.commit()
-    return inbox.buyer_messages(world.buyer_x.id).rows[0].id
+    return inbox.buyer_messages(db.session, world.buyer_x.id).rows[0].id
 
 
 def test_every_route_has_an_entry(app):

@@ -5,6 +5,7 @@ from .channel import ChannelEvent, WorkerHeartbeat
 from .funds import FundsAccount, LedgerAccount, LedgerEntry, Movement
 from .orders import AfterSalesCase, CaseEvent, Order
 from .payouts import AccountDayUsage, Payout, PayoutQuota, ShopDayUsage
+from .rollups import PayoutDayTotal as PayoutDayTotal  # R5 totals (the alias marks the re-export)
 from .shop import RefundSettings, Shop
 
 __all__ = [

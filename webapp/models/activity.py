@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
@@ -27,6 +27,9 @@ class InSiteMessage(Model):
         UniqueConstraint("buyer_id", "kind", "case_id", name="uq_insite_message_buyer_kind_case"),
         Index("ix_insite_message_shop_created", "shop_id", "created_at", "id"),
         Index("ix_insite_message_buyer_created", "buyer_id", "created_at", "id"),
+        # The bells count unread messages on every page: only the unread rows are indexed.
+        Index("ix_insite_message_shop_unread", "shop_id", sqlite_where=text("read_at IS NULL"), postgresql_where=text("read_at IS NULL")),
+        Index("ix_insite_message_buyer_unread", "buyer_id", sqlite_where=text("read_at IS NULL"), postgresql_where=text("read_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

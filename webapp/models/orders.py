@@ -1,13 +1,60 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Computed, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint, text
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import column
+from sqlalchemy.sql.functions import FunctionElement
 
 from ..extensions import Model
 from .accounts import Buyer
 from .types import Fen, UTCDateTime
+
+
+ORDER_NO_LENGTH = 32
+
+
+class bytewise(FunctionElement[str]):
+    """`bytewise(col)`: the column compared and sorted byte by byte, as the search indexes are built.
+    PostgreSQL: `col COLLATE "C"` (under a language collation such as en_US a prefix range is not
+    what it seems, and `LIKE 'q%'` cannot use a btree index); SQLite compares bytes already (BINARY)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(bytewise)
+def _bytewise(element: bytewise, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(bytewise, "postgresql")
+def _bytewise_pg(element: bytewise, compiler: Any, **kw: Any) -> str:
+    return f'{compiler.process(element.clauses, **kw)} COLLATE "C"'
+
+
+class reversed_text(FunctionElement[str]):
+    """The text reversed: PostgreSQL's immutable `reverse()`; SQLite has no such function, so there
+    it is spelled out with `substr()` over the at most ORDER_NO_LENGTH characters an order number
+    has (`substr` past the end gives ''). Used as a generated column's expression, which both
+    databases accept only from deterministic built-in functions."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(reversed_text)
+def _reversed_text(element: reversed_text, compiler: Any, **kw: Any) -> str:
+    arg = compiler.process(element.clauses, **kw)
+    return " || ".join(f"substr({arg}, {i}, 1)" for i in range(ORDER_NO_LENGTH, 0, -1))
+
+
+@compiles(reversed_text, "postgresql")
+def _reversed_text_pg(element: reversed_text, compiler: Any, **kw: Any) -> str:
+    return f"reverse({compiler.process(element.clauses, **kw)})"
 
 
 class Order(Model):
@@ -24,10 +71,29 @@ class Order(Model):
         UniqueConstraint("id", "shop_id", name="uq_orders_id_shop"),
         Index("ix_orders_shop_paid", "shop_id", "paid_at", "id"),
         Index("ix_orders_buyer_paid", "buyer_id", "paid_at", "id"),
+        # Search by number (services/queries.shop_orders): a prefix and a suffix, each one range scan
+        # of its shop's slice, `col >= q AND col < q_next`, read in index order with a LIMIT. On
+        # PostgreSQL both keys compare byte by byte (COLLATE "C"): order_no_reversed by its column
+        # collation; order_no in this index only (migration 0008 builds it as
+        # `(shop_id, order_no COLLATE "C")`; the column and its unique index keep the database's
+        # collation). Reflection does not report an index's collation, so autogenerate sees the
+        # columns named here; tests/services/test_order_search.py checks the collation and the plans.
+        Index("ix_orders_shop_order_no", "shop_id", "order_no"),
+        Index("ix_orders_shop_order_no_reversed", "shop_id", "order_no_reversed"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_no: Mapped[str] = mapped_column(String(32), unique=True)
+    order_no: Mapped[str] = mapped_column(String(ORDER_NO_LENGTH), unique=True)
+    # The order number reversed, so "ends with q" is "order_no_reversed starts with reverse(q)": a
+    # generated column, computed by the database on every INSERT and UPDATE (ORM, Core or plain
+    # SQL alike; it can be neither written nor out of step). Never name it in an INSERT. STORED:
+    # PostgreSQL indexes only stored generated columns; on SQLite, where ALTER TABLE can add only
+    # a VIRTUAL one, migration 0008 adds it VIRTUAL (its index holds the values; Alembic compares
+    # the expression, not the storage).
+    order_no_reversed: Mapped[str] = mapped_column(
+        String(ORDER_NO_LENGTH).with_variant(String(ORDER_NO_LENGTH, collation="C"), "postgresql"),
+        Computed(reversed_text(column("order_no")), persisted=True), nullable=False,
+    )
     shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
     buyer_id: Mapped[int] = mapped_column(ForeignKey("buyer.id"))
     item_summary: Mapped[str] = mapped_column(String(200))
@@ -63,6 +129,8 @@ class AfterSalesCase(Model):
             ["order_id", "shop_id"], ["orders.id", "orders.shop_id"], name="fk_case_order_same_shop"
         ),
         Index("ix_after_sales_case_shop_created", "shop_id", "created_at", "id"),
+        # The after-sales badge on every page: only the cases awaiting the merchant are indexed.
+        Index("ix_after_sales_case_shop_awaiting", "shop_id", sqlite_where=text("status = 'awaiting_merchant'"), postgresql_where=text("status = 'awaiting_merchant'")),
         CheckConstraint("refund_fen IS NULL OR refund_fen > 0", name="refund_positive"),
         CheckConstraint("advanced_fen IS NULL OR advanced_fen >= 0", name="advanced_not_negative"),
         # R24: no case says 已退款 without money having moved.

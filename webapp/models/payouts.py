@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
-    CheckConstraint, Date, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint,
+    CheckConstraint, Date, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint, text,
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -34,6 +34,8 @@ class Payout(Model):
         Index("ix_payout_order_created", "order_id", "created_at"),
         Index("ix_payout_shop_created", "shop_id", "created_at", "id"),
         Index("ix_payout_status_due", "status", "next_attempt_at"),
+        # The approvals badge (R20) on every page: only the payouts awaiting approval are indexed.
+        Index("ix_payout_shop_awaiting_approval", "shop_id", "created_at", sqlite_where=text("status = 'awaiting_approval'"), postgresql_where=text("status = 'awaiting_approval'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import select
 
 from ..domain.calendar import day_bounds
+from ..db import AnySession
 from ..models import AuditEvent
 from .queries import Page, keyset
 
@@ -29,7 +30,7 @@ class ActivityFilter:
     date_to: date | None = None
 
 
-def events(shop_id: int, f: ActivityFilter, cursor: str | None = None, limit: int = 50) -> Page[AuditEvent]:
+def events(session: AnySession, shop_id: int, f: ActivityFilter, cursor: str | None = None, limit: int = 50) -> Page[AuditEvent]:
     stmt = select(AuditEvent).where(AuditEvent.shop_id == shop_id)
     if f.action:
         stmt = stmt.where(AuditEvent.action.startswith(f.action, autoescape=True))
@@ -39,4 +40,4 @@ def events(shop_id: int, f: ActivityFilter, cursor: str | None = None, limit: in
         stmt = stmt.where(AuditEvent.created_at >= day_bounds(f.date_from)[0])
     if f.date_to:
         stmt = stmt.where(AuditEvent.created_at < day_bounds(f.date_to)[1])
-    return keyset(stmt, AuditEvent.created_at, AuditEvent.id, cursor, limit)
+    return keyset(session, stmt, AuditEvent.created_at, AuditEvent.id, cursor, limit)

@@ -6,9 +6,7 @@ from typing import TypeVar
 
 from sqlalchemy import select, update
 
-from ..db import write_transaction
-
-from ..extensions import db
+from ..db import AnySession, write_transaction
 from ..models import Buyer, MerchantAccount
 from .passwords import verify_password
 
@@ -17,24 +15,24 @@ from .passwords import verify_password
 _Account = TypeVar("_Account", MerchantAccount, Buyer)
 
 
-def authenticate(kind: str, login: str, password: str, now: datetime) -> MerchantAccount | Buyer | None:
+def authenticate(session: AnySession, kind: str, login: str, password: str, now: datetime) -> MerchantAccount | Buyer | None:
     """The account if the login name and password match and it is active, else None."""
     if kind == "merchant":
-        return _authenticate(MerchantAccount, login.strip().lower(), password, now)  # merchant logins are stored lowercase
-    return _authenticate(Buyer, login.strip(), password, now)
+        return _authenticate(session, MerchantAccount, login.strip().lower(), password, now)  # merchant logins are stored lowercase
+    return _authenticate(session, Buyer, login.strip(), password, now)
 
 
-def _authenticate(model: type[_Account], name: str, password: str, now: datetime) -> _Account | None:
-    account = db.session.scalar(select(model).where(model.login == name))
+def _authenticate(session: AnySession, model: type[_Account], name: str, password: str, now: datetime) -> _Account | None:
+    account = session.scalar(select(model).where(model.login == name))
     ok = verify_password(account.password_hash if account else None, password)
     if not ok or account is None or not account.active:
         return None
-    with write_transaction(db.session):  # a write: on SQLite it must not upgrade a read transaction
-        db.session.execute(update(model).where(model.id == account.id).values(last_login_at=now))
-    return db.session.get(model, account.id, populate_existing=True)
+    with write_transaction(session):  # a write: on SQLite it must not upgrade a read transaction
+        session.execute(update(model).where(model.id == account.id).values(last_login_at=now))
+    return session.get(model, account.id, populate_existing=True)
 
 
-def load_principal(user_id: str) -> MerchantAccount | Buyer | None:
+def load_principal(session: AnySession, user_id: str) -> MerchantAccount | Buyer | None:
     """Flask-Login's user loader: "m:<id>:<epoch>" or "b:<id>:<epoch>"."""
     try:
         kind, raw_id, raw_epoch = user_id.split(":")
@@ -42,14 +40,14 @@ def load_principal(user_id: str) -> MerchantAccount | Buyer | None:
     except ValueError:
         return None
     if kind == "m":
-        return _load(MerchantAccount, pk, epoch)
+        return _load(session, MerchantAccount, pk, epoch)
     if kind == "b":
-        return _load(Buyer, pk, epoch)
+        return _load(session, Buyer, pk, epoch)
     return None
 
 
-def _load(model: type[_Account], pk: int, epoch: int) -> _Account | None:
-    account = db.session.get(model, pk)
+def _load(session: AnySession, model: type[_Account], pk: int, epoch: int) -> _Account | None:
+    account = session.get(model, pk)
     if account is None or not account.active or account.session_epoch != epoch:
         return None
     return account

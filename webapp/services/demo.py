@@ -9,9 +9,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from ..db import write_transaction
+from ..db import AnySession, write_transaction
 from ..domain.states import CASE_TRANSITIONS, CaseKind, CaseStatus, OrderStatus, check_transition
-from ..extensions import db
 from ..models import AfterSalesCase, Buyer, MerchantAccount, Order, Shop
 from .passwords import hash_password
 
@@ -40,7 +39,7 @@ class SeedReport:
     logins: list[tuple[str, str, str]]  # (who, login, password)
 
 
-def seed_demo(now: datetime) -> SeedReport:
+def seed_demo(session: AnySession, now: datetime) -> SeedReport:
     rng = random.Random(20261123)
     created = {"shops": 0, "accounts": 0, "buyers": 0, "orders": 0, "cases": 0}
     logins: list[tuple[str, str, str]] = []
@@ -54,19 +53,19 @@ def seed_demo(now: datetime) -> SeedReport:
 
     shops: list[Shop] = []
     for name, certified, setup, prefix in SHOPS:
-        shop = db.session.scalar(select(Shop).where(Shop.name == name))
+        shop = session.scalar(select(Shop).where(Shop.name == name))
         if shop is None:
             shop = Shop(name=name, certified=certified, setup_complete=setup, created_at=now - timedelta(days=90),
                         # R20: the certified demo shop asks approval for sub-account payouts from ¥200.
                         payout_approval_fen=20_000 if certified else None)
-            db.session.add(shop)
-            db.session.flush()
+            session.add(shop)
+            session.flush()
             created["shops"] += 1
         shops.append(shop)
         for i, (role, display) in enumerate(STAFF):
             login = f"{prefix}-{'main' if role == 'main' else f'staff{i}'}"
-            if db.session.scalar(select(MerchantAccount).where(MerchantAccount.login == login)) is None:
-                db.session.add(MerchantAccount(
+            if session.scalar(select(MerchantAccount).where(MerchantAccount.login == login)) is None:
+                session.add(MerchantAccount(
                     shop_id=shop.id, login=login, display_name=display, password_hash=pw(), role=role,
                     created_at=now - timedelta(days=90),
                 ))
@@ -75,16 +74,16 @@ def seed_demo(now: datetime) -> SeedReport:
 
     buyers: list[Buyer] = []
     for login, display in BUYERS:
-        buyer = db.session.scalar(select(Buyer).where(Buyer.login == login))
+        buyer = session.scalar(select(Buyer).where(Buyer.login == login))
         if buyer is None:
             buyer = Buyer(login=login, display_name=display, password_hash=pw(), created_at=now - timedelta(days=60))
-            db.session.add(buyer)
-            db.session.flush()
+            session.add(buyer)
+            session.flush()
             created["buyers"] += 1
         buyers.append(buyer)
         logins.append((f"买家 {display}", login, DEMO_PASSWORD))
 
-    existing = set(db.session.scalars(select(Order.order_no).where(Order.order_no.startswith("6926"))))
+    existing = set(session.scalars(select(Order.order_no).where(Order.order_no.startswith("6926"))))
     new_orders: list[Order] = []
     for i in range(ORDER_COUNT):
         shop = shops[0] if rng.random() < 0.6 else shops[1]
@@ -102,15 +101,15 @@ def seed_demo(now: datetime) -> SeedReport:
             order_no=order_no, shop_id=shop.id, buyer_id=buyer.id, item_summary=item, quantity=qty,
             paid_fen=price * qty, paid_at=now - age, status=status,
         ))
-    db.session.add_all(new_orders)
-    db.session.flush()
+    session.add_all(new_orders)
+    session.flush()
     created["orders"] = len(new_orders)
 
     # Cases are created awaiting the merchant; the ones the seed wants decided are decided below
     # through the refund service, so a refunded one has its amount, its ledger movement and its
     # order's refunded total (R24): never 已退款 without money having moved.
     to_decide: list[tuple[AfterSalesCase, str]] = []
-    if created["orders"] and not db.session.scalar(select(func.count()).select_from(AfterSalesCase)):
+    if created["orders"] and not session.scalar(select(func.count()).select_from(AfterSalesCase)):
         for order in rng.sample(new_orders, 24):
             kind = rng.choice(list(CaseKind))
             status = rng.choice([CaseStatus.AWAITING_MERCHANT] * 3 + [CaseStatus.REFUNDED, CaseStatus.REJECTED, CaseStatus.CLOSED])
@@ -120,71 +119,71 @@ def seed_demo(now: datetime) -> SeedReport:
                 reason=rng.choice(CASE_REASONS), status=CaseStatus.AWAITING_MERCHANT,
                 created_at=min(order.paid_at + timedelta(hours=rng.randint(2, 72)), now),
             )
-            db.session.add(case)
+            session.add(case)
             if status != CaseStatus.AWAITING_MERCHANT:
                 to_decide.append((case, status))
             created["cases"] += 1
-    db.session.commit()
+    session.commit()
 
     # Funds and staff quotas, once: shop A ¥50,000 and quotas for its first staff member.
     from ..models import FundsAccount, PayoutQuota
     from . import ledger
 
     for shop, amount in zip(shops, (5_000_000, 500_000), strict=True):
-        if db.session.get(FundsAccount, shop.id) is None:
-            ledger.topup(db.session, shop.id, amount, now, memo="demo top-up")
+        if session.get(FundsAccount, shop.id) is None:
+            ledger.topup(session, shop.id, amount, now, memo="demo top-up")
             created["topups"] = created.get("topups", 0) + 1
     for shop in shops:
-        staff = db.session.scalars(select(MerchantAccount).where(
+        staff = session.scalars(select(MerchantAccount).where(
             MerchantAccount.shop_id == shop.id, MerchantAccount.role == "staff").order_by(MerchantAccount.id)).all()
         # staff1: payouts ¥200 each / ¥1,000 a day, refunds ¥100 / ¥500 (R7, R22); staff2: no payouts, approves (R20).
         for account, (enabled, per, daily, refunds) in zip(staff, ((True, 20_000, 100_000, (10_000, 50_000)),
                                                                      (False, None, None, None)), strict=False):  # the first two sub-accounts
-            if db.session.get(PayoutQuota, account.id) is None:
-                db.session.add(PayoutQuota(account_id=account.id, shop_id=shop.id, enabled=enabled,
+            if session.get(PayoutQuota, account.id) is None:
+                session.add(PayoutQuota(account_id=account.id, shop_id=shop.id, enabled=enabled,
                                            per_payout_fen=per, daily_fen=daily, updated_at=now,
                                            refund_enabled=refunds is not None, per_refund_fen=(refunds or (None,))[0],
                                            refund_daily_fen=(refunds or (None, None))[1]))
                 account.is_approver = not enabled and shop.payout_approval_fen is not None
-    db.session.commit()
+    session.commit()
 
-    _decide_demo_cases(to_decide, now)
+    _decide_demo_cases(session, to_decide, now)
 
     # Fast refund on for the certified shop, with its refund note (once: the note is frozen).
     from ..models import RefundSettings
 
-    main = db.session.scalar(select(MerchantAccount).where(MerchantAccount.shop_id == shops[0].id,
+    main = session.scalar(select(MerchantAccount).where(MerchantAccount.shop_id == shops[0].id,
                                                             MerchantAccount.role == "main"))
     assert main is not None  # every demo shop is seeded with its main account
-    if db.session.get(RefundSettings, shops[0].id) is None:
+    if session.get(RefundSettings, shops[0].id) is None:
         from .refunds import confirm_settings
 
-        confirm_settings(db.session, main, "支付后 7 天内可申请极速退款，无需理由；退款原路返回，一般 1-3 个工作日到账。"
+        confirm_settings(session, main, "支付后 7 天内可申请极速退款，无需理由；退款原路返回，一般 1-3 个工作日到账。"
                          "退货退款请保持商品完好、配件齐全。", now)
     return SeedReport(created, logins)
 
 
-def _decide_demo_cases(to_decide: list, now: datetime) -> None:
+def _decide_demo_cases(session: AnySession, to_decide: list, now: datetime) -> None:
     """Refunds go through the ledger (R24), rejections carry the reason the buyer sees."""
     from . import refunds
 
     mains: dict[int, MerchantAccount] = {}
     for case, status in to_decide:
-        main = mains.get(case.shop_id) or db.session.scalar(select(MerchantAccount).where(
+        main = mains.get(case.shop_id) or session.scalar(select(MerchantAccount).where(
             MerchantAccount.shop_id == case.shop_id, MerchantAccount.role == "main"))
         assert main is not None  # every demo shop is seeded with its main account
         mains[case.shop_id] = main
         decided_at = max(case.created_at, now - timedelta(minutes=5))
         if status == CaseStatus.REFUNDED:
             try:
-                refunds.approve(db.session, main, case.id, decided_at)
+                refunds.approve(session, main, case.id, decided_at)
             except refunds.ApplicationRefused:  # nothing left to refund: it stays with the merchant
                 pass
         elif status == CaseStatus.REJECTED:
-            refunds.reject(db.session, main, case.id, "商品已使用，不符合退款条件", decided_at)
+            refunds.reject(session, main, case.id, "商品已使用，不符合退款条件", decided_at)
         else:
-            with write_transaction(db.session):
-                row = db.session.get(AfterSalesCase, case.id, populate_existing=True)
+            with write_transaction(session):
+                row = session.get(AfterSalesCase, case.id, populate_existing=True)
                 assert row is not None  # the case was seeded above
                 check_transition(CASE_TRANSITIONS, CaseStatus(row.status), CaseStatus.CLOSED)
                 row.status, row.decided_at = CaseStatus.CLOSED, decided_at  # withdrawn by the buyer: no money

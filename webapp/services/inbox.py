@@ -10,46 +10,45 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from ..db import AnySession, write_transaction
-from ..extensions import db
 from ..models import InSiteMessage, Order, Shop
 from .errors import MessageNotFound
 from .queries import Page, keyset
 from .rows import ensure_row
 
 
-def unread_count(shop_id: int) -> int:
-    return db.session.scalar(
+def unread_count(session: AnySession, shop_id: int) -> int:
+    return session.scalar(
         select(func.count()).select_from(InSiteMessage).where(InSiteMessage.shop_id == shop_id, InSiteMessage.read_at.is_(None))
     ) or 0  # COUNT: never None
 
 
-def messages(shop_id: int, cursor: str | None = None, limit: int = 25) -> Page[InSiteMessage]:
+def messages(session: AnySession, shop_id: int, cursor: str | None = None, limit: int = 25) -> Page[InSiteMessage]:
     stmt = select(InSiteMessage).where(InSiteMessage.shop_id == shop_id)
-    return keyset(stmt, InSiteMessage.created_at, InSiteMessage.id, cursor, limit)
+    return keyset(session, stmt, InSiteMessage.created_at, InSiteMessage.id, cursor, limit)
 
 
-def get(shop_id: int, message_id: int) -> InSiteMessage | None:
-    return db.session.scalar(select(InSiteMessage).where(InSiteMessage.shop_id == shop_id, InSiteMessage.id == message_id))
+def get(session: AnySession, shop_id: int, message_id: int) -> InSiteMessage | None:
+    return session.scalar(select(InSiteMessage).where(InSiteMessage.shop_id == shop_id, InSiteMessage.id == message_id))
 
 
-def get_message(shop_id: int, message_id: int) -> InSiteMessage:
+def get_message(session: AnySession, shop_id: int, message_id: int) -> InSiteMessage:
     """The shop's message, or MessageNotFound (a 404 at the edge)."""
-    message = get(shop_id, message_id)
+    message = get(session, shop_id, message_id)
     if message is None:
         raise MessageNotFound(message_id)
     return message
 
 
-def mark_read(shop_id: int, message_id: int, now: datetime) -> None:
-    with write_transaction(db.session):
-        db.session.execute(update(InSiteMessage).where(
+def mark_read(session: AnySession, shop_id: int, message_id: int, now: datetime) -> None:
+    with write_transaction(session):
+        session.execute(update(InSiteMessage).where(
             InSiteMessage.shop_id == shop_id, InSiteMessage.id == message_id, InSiteMessage.read_at.is_(None))
             .values(read_at=now))
 
 
-def mark_all_read(shop_id: int, now: datetime) -> None:
-    with write_transaction(db.session):
-        db.session.execute(update(InSiteMessage).where(
+def mark_all_read(session: AnySession, shop_id: int, now: datetime) -> None:
+    with write_transaction(session):
+        session.execute(update(InSiteMessage).where(
             InSiteMessage.shop_id == shop_id, InSiteMessage.read_at.is_(None)).values(read_at=now))
 
 
@@ -100,37 +99,37 @@ def tell_buyer_case(session: AnySession, case, now: datetime) -> bool:
     return notify_buyer(session, case.buyer_id or head.buyer_id, kind, case_id=case.id, params=params, now=now)
 
 
-def buyer_unread_count(buyer_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(InSiteMessage).where(
+def buyer_unread_count(session: AnySession, buyer_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(InSiteMessage).where(
         InSiteMessage.buyer_id == buyer_id, InSiteMessage.read_at.is_(None))) or 0  # COUNT: never None
 
 
-def buyer_messages(buyer_id: int, cursor: str | None = None, limit: int = 25) -> Page[InSiteMessage]:
+def buyer_messages(session: AnySession, buyer_id: int, cursor: str | None = None, limit: int = 25) -> Page[InSiteMessage]:
     stmt = select(InSiteMessage).where(InSiteMessage.buyer_id == buyer_id)
-    return keyset(stmt, InSiteMessage.created_at, InSiteMessage.id, cursor, limit)
+    return keyset(session, stmt, InSiteMessage.created_at, InSiteMessage.id, cursor, limit)
 
 
-def buyer_get(buyer_id: int, message_id: int) -> InSiteMessage | None:
+def buyer_get(session: AnySession, buyer_id: int, message_id: int) -> InSiteMessage | None:
     """The buyer's own message, or None (another buyer's message does not exist for them, R18)."""
-    return db.session.scalar(select(InSiteMessage).where(InSiteMessage.buyer_id == buyer_id, InSiteMessage.id == message_id))
+    return session.scalar(select(InSiteMessage).where(InSiteMessage.buyer_id == buyer_id, InSiteMessage.id == message_id))
 
 
-def get_buyer_message(buyer_id: int, message_id: int) -> InSiteMessage:
+def get_buyer_message(session: AnySession, buyer_id: int, message_id: int) -> InSiteMessage:
     """The buyer's own message, or MessageNotFound (R18: another buyer's answers 404)."""
-    message = buyer_get(buyer_id, message_id)
+    message = buyer_get(session, buyer_id, message_id)
     if message is None:
         raise MessageNotFound(message_id)
     return message
 
 
-def buyer_mark_read(buyer_id: int, message_id: int, now: datetime) -> None:
-    with write_transaction(db.session):
-        db.session.execute(update(InSiteMessage).where(
+def buyer_mark_read(session: AnySession, buyer_id: int, message_id: int, now: datetime) -> None:
+    with write_transaction(session):
+        session.execute(update(InSiteMessage).where(
             InSiteMessage.buyer_id == buyer_id, InSiteMessage.id == message_id, InSiteMessage.read_at.is_(None))
             .values(read_at=now))
 
 
-def buyer_mark_all_read(buyer_id: int, now: datetime) -> None:
-    with write_transaction(db.session):
-        db.session.execute(update(InSiteMessage).where(
+def buyer_mark_all_read(session: AnySession, buyer_id: int, now: datetime) -> None:
+    with write_transaction(session):
+        session.execute(update(InSiteMessage).where(
             InSiteMessage.buyer_id == buyer_id, InSiteMessage.read_at.is_(None)).values(read_at=now))

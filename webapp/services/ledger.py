@@ -11,7 +11,7 @@ from ..models import FundsAccount, LedgerAccount, LedgerEntry, Movement
 from ..models.funds import MOVEMENT_LEGS
 from ..domain.refund_rules import recovery
 from . import audit
-from .rows import ensure_row, lock
+from .rows import lock_or_create
 
 # Which cached balance column each ledger account maps to (OUTSIDE has none: it is the world).
 _COLUMN = {
@@ -24,9 +24,8 @@ _COLUMN = {
 
 def lock_funds(session: AnySession, shop_id: int, now: datetime) -> FundsAccount:
     """The first lock of every money transaction (DESIGN.md lock order)."""
-    ensure_row(session, FundsAccount, shop_id=shop_id, available_fen=0, held_fen=0, paid_out_fen=0,
-               topped_up_fen=0, refunded_fen=0, arrears_fen=0, updated_at=now)
-    return lock(session, FundsAccount, FundsAccount.shop_id == shop_id)
+    return lock_or_create(session, FundsAccount, shop_id=shop_id, available_fen=0, held_fen=0, paid_out_fen=0,
+                          topped_up_fen=0, refunded_fen=0, arrears_fen=0, updated_at=now)
 
 
 def post(session: AnySession, funds: FundsAccount, movement: Movement, amount_fen: int, now: datetime, *,
@@ -110,5 +109,5 @@ def entries(session: AnySession, shop_id: int, cursor: str | None = None, limit:
     """The shop's ledger movements, newest first (keyset pages)."""
     from .queries import keyset
 
-    return keyset(select(LedgerEntry).where(LedgerEntry.shop_id == shop_id), LedgerEntry.created_at, LedgerEntry.id,
+    return keyset(session, select(LedgerEntry).where(LedgerEntry.shop_id == shop_id), LedgerEntry.created_at, LedgerEntry.id,
                   cursor, limit)

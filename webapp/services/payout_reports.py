@@ -2,17 +2,19 @@
 the last 14 days by status. Every query is scoped to one shop (R18)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, and_, func, or_, select
+from sqlalchemy.orm import aliased, joinedload
 
 from ..domain.calendar import day_bounds, shop_day
 from ..domain.states import PayoutStatus
-from ..extensions import db
-from ..models import AccountDayUsage, MerchantAccount, Order, Payout, PayoutQuota, Shop, ShopDayUsage
+from ..db import AnySession
+from ..models import AccountDayUsage, Buyer, MerchantAccount, Order, Payout, PayoutQuota, Shop, ShopDayUsage
 from .queries import Page, keyset, normalize_order_no
+from ..models.rollups import PayoutDayTotal
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class RecordFilter:
     order_no: str = ""
 
 
-def _filtered(shop_id: int, f: RecordFilter) -> Select:
+def _filtered(shop_id: int, f: RecordFilter, *, join_order: bool = False) -> Select:
     stmt = select(Payout).where(Payout.shop_id == shop_id)
     if f.status:
         stmt = stmt.where(Payout.status == f.status)
@@ -35,37 +37,79 @@ def _filtered(shop_id: int, f: RecordFilter) -> Select:
     if f.staff_id:
         stmt = stmt.where(Payout.started_by_id == f.staff_id)
     no = normalize_order_no(f.order_no)
+    if no or join_order:
+        stmt = stmt.join(Order, Order.id == Payout.order_id)
     if no:
-        stmt = stmt.join(Order, Order.id == Payout.order_id).where(Order.order_no.startswith(no, autoescape=True))
+        stmt = stmt.where(Order.order_no.startswith(no, autoescape=True))
     return stmt
 
 
-def records(shop_id: int, f: RecordFilter, cursor: str | None = None, limit: int = 25) -> Page[Payout]:
-    return keyset(_filtered(shop_id, f), Payout.created_at, Payout.id, cursor, limit)
+def records(session: AnySession, shop_id: int, f: RecordFilter, cursor: str | None = None, limit: int = 25) -> Page[Payout]:
+    """A page of payouts with the order, its buyer and the starter loaded in the same query (no N+1)."""
+    stmt = _filtered(shop_id, f).options(
+        joinedload(Payout.order), joinedload(Payout.started_by).lazyload(MerchantAccount.shop))
+    return keyset(session, stmt, Payout.created_at, Payout.id, cursor, limit)
 
 
-def totals(shop_id: int, f: RecordFilter) -> dict[str, tuple[int, int]]:
-    """status -> (count, sum of fen) over every row the filter matches (not only this page)."""
+def totals(session: AnySession, shop_id: int, f: RecordFilter) -> dict[str, tuple[int, int]]:
+    """status -> (count, sum of fen) over every row the filter matches (not only this page).
+
+    Without an order-number filter: one query on the per-day rollups (payout_day_total, whose rows
+    grow with days x staff x statuses, not with payouts). With one: the payouts of the matching
+    orders, counted directly."""
+    if normalize_order_no(f.order_no):
+        return direct_totals(session, shop_id, f)
+    t = PayoutDayTotal
+    stmt = select(t.status, func.sum(t.payout_count), func.sum(t.amount_fen)).where(t.shop_id == shop_id)
+    if f.status:
+        stmt = stmt.where(t.status == f.status)
+    if f.date_from:  # shop-local days: Payout.shop_day is the day of created_at in the shop's zone
+        stmt = stmt.where(t.day >= f.date_from)
+    if f.date_to:
+        stmt = stmt.where(t.day <= f.date_to)
+    if f.staff_id:
+        stmt = stmt.where(t.started_by_id == f.staff_id)
+    stmt = stmt.group_by(t.status).having(func.sum(t.payout_count) > 0)  # rows left at zero stand for nothing
+    return {status: (int(n), int(s)) for status, n, s in session.execute(stmt).all()}
+
+
+def direct_totals(session: AnySession, shop_id: int, f: RecordFilter) -> dict[str, tuple[int, int]]:
+    """totals() counted on the payout table itself: with an order-number filter (bounded by the
+    matching orders), and the reference the rollups are tested against."""
     sub = _filtered(shop_id, f).with_only_columns(Payout.status, Payout.amount_fen).subquery()
-    rows = db.session.execute(
+    rows = session.execute(
         select(sub.c.status, func.count(), func.coalesce(func.sum(sub.c.amount_fen), 0)).group_by(sub.c.status)
     ).all()
     return {status: (int(n), int(s)) for status, n, s in rows}
 
 
-def export_rows(shop_id: int, f: RecordFilter, batch: int = 1000):
-    """Every matching payout, newest first, streamed in batches (for CSV export)."""
-    cursor = None
+# --- keeping the rollups (payout_day_total) ---------------------------------------------------------
+#
+def export_rows(session: AnySession, shop_id: int, f: RecordFilter, batch: int = 1000) -> Iterator[Row]:
+    """Every matching payout, newest first, as plain rows (no ORM objects: constant memory),
+    one query per `batch` rows with the order number and the two names joined in."""
+    buyer, starter = aliased(Buyer), aliased(MerchantAccount)
+    stmt = (
+        _filtered(shop_id, f, join_order=True).join(buyer, buyer.id == Payout.buyer_id).join(starter, starter.id == Payout.started_by_id)
+        .with_only_columns(
+            Payout.id, Order.order_no, buyer.display_name.label("buyer_name"), Payout.amount_fen, Payout.reason_code,
+            Payout.note, starter.display_name.label("starter_name"), Payout.created_at, Payout.status,
+            Payout.failure_reason, Payout.cancel_reason, Payout.succeeded_at, Payout.failed_at, Payout.cancelled_at)
+        .order_by(Payout.created_at.desc(), Payout.id.desc()).limit(batch)
+    )
+    after: tuple[datetime, int] | None = None
     while True:
-        page = records(shop_id, f, cursor=cursor, limit=batch)
-        yield from page.rows
-        if not page.next_cursor:
+        page = stmt if after is None else stmt.where(or_(Payout.created_at < after[0],
+                                                          and_(Payout.created_at == after[0], Payout.id < after[1])))
+        rows = session.execute(page).all()
+        yield from rows
+        if len(rows) < batch:
             return
-        cursor = page.next_cursor
+        after = (rows[-1].created_at, rows[-1].id)
 
 
-def shop_staff(shop_id: int) -> Sequence[MerchantAccount]:
-    return db.session.scalars(
+def shop_staff(session: AnySession, shop_id: int) -> Sequence[MerchantAccount]:
+    return session.scalars(
         select(MerchantAccount).where(MerchantAccount.shop_id == shop_id).order_by(MerchantAccount.role, MerchantAccount.id)
     ).all()
 
@@ -83,13 +127,13 @@ class Glance:
         return 0 if not cap else min(100, round(used * 100 / cap))
 
 
-def glance(account: MerchantAccount, now: datetime) -> Glance:
+def glance(session: AnySession, account: MerchantAccount, now: datetime) -> Glance:
     day = shop_day(now)
-    shop = db.session.get(Shop, account.shop_id)
+    shop = session.get(Shop, account.shop_id)
     assert shop is not None  # the account's own shop (a foreign key)
-    shop_usage = db.session.get(ShopDayUsage, (account.shop_id, day))
-    quota = None if account.is_main else db.session.get(PayoutQuota, account.id)
-    acct_usage = None if account.is_main else db.session.get(AccountDayUsage, (account.id, day))
+    shop_usage = session.get(ShopDayUsage, (account.shop_id, day))
+    quota = None if account.is_main else session.get(PayoutQuota, account.id)
+    acct_usage = None if account.is_main else session.get(AccountDayUsage, (account.id, day))
     return Glance(
         shop_used_fen=shop_usage.committed_fen if shop_usage else 0, shop_cap_fen=shop.daily_payout_cap_fen,
         account_used_fen=None if account.is_main else (acct_usage.committed_fen if acct_usage else 0),
@@ -97,11 +141,11 @@ def glance(account: MerchantAccount, now: datetime) -> Glance:
     )
 
 
-def daily_series(shop_id: int, now: datetime, days: int = 14) -> list[tuple[date, dict[str, int]]]:
+def daily_series(session: AnySession, shop_id: int, now: datetime, days: int = 14) -> list[tuple[date, dict[str, int]]]:
     """The last `days` shop-local days (oldest first), each with fen per status."""
     last = shop_day(now)
     first = last - timedelta(days=days - 1)
-    rows = db.session.execute(
+    rows = session.execute(
         select(Payout.shop_day, Payout.status, func.sum(Payout.amount_fen))
         .where(Payout.shop_id == shop_id, Payout.shop_day >= first, Payout.shop_day <= last)
         .group_by(Payout.shop_day, Payout.status)

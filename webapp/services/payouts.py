@@ -3,6 +3,7 @@ continue payout and settlement (R6).
 
 Lock order, the same in every transaction that takes more than one of these rows:
     funds account -> shop-day counter -> account-day counter -> order -> payout
+    -> payout_day_total rows (at commit, in key order: services/rollups.py)
 Each money transaction touches one shop's rows only. Claiming work (worker.claim_due) locks
 payout rows alone and waits for nothing else, so no cycle of waits can form.
 """
@@ -26,7 +27,8 @@ from ..models import (
     ShopDayUsage,
 )
 from . import audit, errors, inbox, ledger
-from .rows import ensure_row, lock
+from .rows import ensure_row, lock, lock_or_create
+from .rollups import record_status_change  # the per-day rollups (R5 totals), applied at commit
 
 log = logging.getLogger("afterdesk.payouts")
 
@@ -62,8 +64,14 @@ class PayoutIntent:
 
 @dataclass(frozen=True)
 class Created:
-    payout: Payout
+    payout: Payout  # expired once the transaction commits: reading it again is a query
     replayed: bool  # True: this request key had already created this payout; nothing changed
+    payout_id: int  # read inside the transaction, so a redirect needs no query
+    amount_fen: int
+
+    @classmethod
+    def of(cls, payout: Payout, *, replayed: bool) -> Created:
+        return cls(payout, replayed, payout.id, payout.amount_fen)
 
 
 @dataclass(frozen=True)
@@ -171,7 +179,7 @@ def create_payout(session: AnySession, actor: MerchantAccount, intent: PayoutInt
             raise
         if not _same_intent(existing, find_order(session, actor.shop_id, intent.order_no), intent):
             raise RequestKeyConflict(intent.request_key) from None
-        return Created(existing, replayed=True)
+        return Created.of(existing, replayed=True)
 
 
 def _create(session: AnySession, actor: MerchantAccount, intent: PayoutIntent, now: datetime, ip: str | None) -> Created:
@@ -188,15 +196,13 @@ def _create(session: AnySession, actor: MerchantAccount, intent: PayoutIntent, n
         if existing is not None:
             if not _same_intent(existing, find_order(session, shop_id, intent.order_no), intent):
                 raise RequestKeyConflict(intent.request_key)
-            return Created(existing, replayed=True)
+            return Created.of(existing, replayed=True)
 
-        ensure_row(session, ShopDayUsage, shop_id=shop_id, day=day, committed_fen=0)
-        shop_usage = lock(session, ShopDayUsage, ShopDayUsage.shop_id == shop_id, ShopDayUsage.day == day)  # 2.
+        shop_usage = lock_or_create(session, ShopDayUsage, shop_id=shop_id, day=day, committed_fen=0)  # 2.
         account_usage = None
         if not actor.is_main:
-            ensure_row(session, AccountDayUsage, account_id=actor.id, day=day, shop_id=shop_id, committed_fen=0)
-            account_usage = lock(session, AccountDayUsage, AccountDayUsage.account_id == actor.id,
-                                 AccountDayUsage.day == day)  # 3.
+            account_usage = lock_or_create(session, AccountDayUsage, account_id=actor.id, day=day, shop_id=shop_id,
+                                           committed_fen=0)  # 3.
         order = lock(session, Order, Order.shop_id == shop_id, Order.order_no == intent.order_no)  # 4.
         if order is None:
             raise OrderNotFound(intent.order_no)
@@ -220,6 +226,7 @@ def _create(session: AnySession, actor: MerchantAccount, intent: PayoutIntent, n
         )
         session.add(payout)
         session.flush()
+        record_status_change(payout, None, payout.status)  # counted in the rollups when this commits
         ledger.post(session, funds, Movement.HOLD, intent.amount_fen, now, payout_id=payout.id, actor_id=actor.id)
         if waits:
             _message(session, payout, "payout_awaiting_approval", now, order_no=order.order_no)
@@ -234,7 +241,8 @@ def _create(session: AnySession, actor: MerchantAccount, intent: PayoutIntent, n
                          "account_used_before_fen": facts.account_used_today_fen if facts.is_staff else None,
                          "shop_used_before_fen": facts.shop_used_today_fen,
                      })
-    return Created(payout, replayed=False)
+        created = Created.of(payout, replayed=False)
+    return created
 
 
 def _snapshot(p: Payout) -> dict:
@@ -397,6 +405,7 @@ def awaiting_approval(session: AnySession, shop_id: int, limit: int = 200) -> li
 def move(payout: Payout, target: PayoutStatus, now: datetime) -> None:
     """The one place a payout's status is written: the transition table decides."""
     check_transition(PAYOUT_TRANSITIONS, PayoutStatus(payout.status), target)
+    record_status_change(payout, payout.status, target)  # the rollups follow, at this transaction's commit
     payout.status = target
     payout.updated_at = now
 

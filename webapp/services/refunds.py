@@ -18,7 +18,7 @@ from ..models import (
     AccountDayUsage, AfterSalesCase, Buyer, CaseEvent, MerchantAccount, Movement, Order, PayoutQuota, RefundSettings, Shop,
 )
 from . import audit, errors, inbox, ledger
-from .rows import ensure_row, lock
+from .rows import lock, lock_or_create
 
 
 class RefundError(Exception):
@@ -279,9 +279,8 @@ def _lock_case(session: AnySession, actor: MerchantAccount, case_id: int, now: d
     usage = None
     if not actor.is_main:
         day = shop_day(now)
-        ensure_row(session, AccountDayUsage, account_id=actor.id, day=day, shop_id=actor.shop_id, committed_fen=0,
-                   refunded_fen=0)
-        usage = lock(session, AccountDayUsage, AccountDayUsage.account_id == actor.id, AccountDayUsage.day == day)
+        usage = lock_or_create(session, AccountDayUsage, account_id=actor.id, day=day, shop_id=actor.shop_id,
+                               committed_fen=0, refunded_fen=0)
     order = lock(session, Order, Order.id == head.order_id)
     case = lock(session, AfterSalesCase, AfterSalesCase.id == case_id)
     if case.status != CaseStatus.AWAITING_MERCHANT:

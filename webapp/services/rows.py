@@ -31,3 +31,17 @@ def lock(session: AnySession, model, *where):
         .with_for_update().execution_options(populate_existing=True)
     )
     return session.scalars(stmt).one_or_none()
+
+
+def lock_or_create(session: AnySession, model, **key_and_defaults):
+    """The row with this primary key, locked; created first (with the defaults) if it does not exist.
+
+    One statement when the row exists (the usual case: a shop's funds account, today's usage
+    counter after the day's first payout); a missing row costs the INSERT ... ON CONFLICT DO
+    NOTHING and a second lock, so two creators racing still end up locking the one row."""
+    where = [col == key_and_defaults[col.key] for col in model.__table__.primary_key.columns]
+    row = lock(session, model, *where)
+    if row is None:
+        ensure_row(session, model, **key_and_defaults)
+        row = lock(session, model, *where)
+    return row

@@ -15,7 +15,7 @@ from ..domain.permissions import Role
 from ..models import AccountDayUsage, MerchantAccount, PayoutQuota, Shop
 from . import audit, errors
 from .passwords import hash_password
-from .rows import ensure_row, lock
+from .rows import lock, lock_or_create
 
 
 class StaffError(Exception):
@@ -181,11 +181,10 @@ def update_quota(session: AnySession, actor: MerchantAccount, account_id: int, *
     fields = ("enabled", "per_payout_fen", "daily_fen", "refund_enabled", "per_refund_fen", "refund_daily_fen")
     values = (enabled, per_payout_fen, daily_fen, refund_enabled, per_refund_fen, refund_daily_fen)
     with write_transaction(session):
-        ensure_row(session, AccountDayUsage, account_id=account.id, day=day, shop_id=actor.shop_id, committed_fen=0,
-                   refunded_fen=0)
-        usage = lock(session, AccountDayUsage, AccountDayUsage.account_id == account.id, AccountDayUsage.day == day)
-        ensure_row(session, PayoutQuota, account_id=account.id, shop_id=actor.shop_id, enabled=False, updated_at=now)
-        quota = lock(session, PayoutQuota, PayoutQuota.account_id == account.id)
+        usage = lock_or_create(session, AccountDayUsage, account_id=account.id, day=day, shop_id=actor.shop_id,
+                               committed_fen=0, refunded_fen=0)
+        quota = lock_or_create(session, PayoutQuota, account_id=account.id, shop_id=actor.shop_id, enabled=False,
+                               updated_at=now)
         before = {f: getattr(quota, f) for f in fields}
         for f, v in zip(fields, values, strict=True):
             setattr(quota, f, v)

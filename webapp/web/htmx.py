@@ -36,6 +36,20 @@ def _events(trigger: str | Iterable[str] | None) -> str | None:
     return trigger if isinstance(trigger, str) else ", ".join(trigger)
 
 
+def version(row) -> str:
+    """The version a live fragment shows (`?v=` on its poll URL): its status and when its row was
+    last written (every write of a payout or case sets updated_at)."""
+    return f"{row.status}.{int(row.updated_at.timestamp() * 1_000_000)}"
+
+
+def unchanged(seen: str | None, row) -> Response | None:
+    """A live fragment polls with the version it shows: when nothing changed since, the answer is
+    an empty 204, which htmx does not swap (it keeps polling). None: render it."""
+    if seen and seen == version(row) and is_htmx():
+        return Response(status=204)
+    return None
+
+
 def fragment(body="", status: int = 200, *, trigger: str | Iterable[str] | None = None,
              redirect: str | None = None) -> Response:
     """An htmx answer: the fragment, and the events other components listen for (HX-Trigger:

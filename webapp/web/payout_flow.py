@@ -19,6 +19,7 @@ from ..extensions import db
 from ..models import Order, Payout
 from ..services import payouts as svc
 from ..services import queries
+from .steps import FlowMode, FlowStep
 
 
 class PayoutForm(FlaskForm):
@@ -42,7 +43,8 @@ class PayoutForm(FlaskForm):
             raise ValidationError(_(exc.message)) from None
 
 
-def flow_context(order: Order, *, mode: str = "section", form: PayoutForm | None = None, step: str = "amount",
+def flow_context(order: Order, *, mode: FlowMode = FlowMode.SECTION, form: PayoutForm | None = None,
+                 step: FlowStep = FlowStep.AMOUNT,
                  errors: list[str] | None = None, done: Payout | None = None) -> dict:
     """What the flow shows for this order now: summary, reasons or the step's form, the result."""
     elig = svc.eligibility(db.session, current_user, order.order_no, clock.now())
@@ -50,6 +52,6 @@ def flow_context(order: Order, *, mode: str = "section", form: PayoutForm | None
         form = PayoutForm(formdata=None)
         form.request_key.data = uuid.uuid4().hex
     return {
-        "order": order, "payouts": queries.order_payouts(order.id), "elig": elig, "form": form, "step": step,
+        "order": order, "payouts": queries.order_payouts(db.session, order.id), "elig": elig, "form": form, "step": step,
         "errors": errors or [], "mode": mode, "done": done,
     }

@@ -17,6 +17,8 @@ from ..domain.payout_rules import MAX_PAYOUTS_PER_ORDER
 from ..domain.permissions import Role
 from ..domain.refund_rules import WINDOW, Offer, RefundState
 from ..domain.states import PAYOUT_FINAL, PAYOUT_IN_FLIGHT, PAYOUT_LIVE, CaseStatus, PayoutStatus
+from .htmx import version
+from .steps import FlowMode, FlowStep, SettlementStep
 from .messages import (
     MOVEMENT_LABELS, TIMELINE_LABELS, action_label, audit_details, cancel_text, failure_text, message_body,
     message_target, message_title, refusal_text, review_why_text,
@@ -52,6 +54,10 @@ def register(app: Flask) -> None:
         awaiting_cases=awaiting_cases,
         awaiting_approvals=awaiting_approvals,
         PayoutStatus=PayoutStatus,
+        live_version=version,  # ?v= on a live fragment's poll URL
+        FlowMode=FlowMode,
+        FlowStep=FlowStep,
+        SettlementStep=SettlementStep,
         CaseStatus=CaseStatus,
         Role=Role,
         Offer=Offer,
@@ -88,13 +94,14 @@ def label(mapping: dict, key) -> str:
 
 def unread_messages() -> int:
     """The bell: the shop's unread messages, or the buyer's own (R25)."""
+    from ..extensions import db
     from ..services.inbox import buyer_unread_count, unread_count
 
     shop_id = getattr(current_user, "shop_id", None)
     if shop_id:
-        return unread_count(shop_id)
+        return unread_count(db.session, shop_id)
     if getattr(current_user, "role_enum", None) == "buyer":
-        return buyer_unread_count(current_user.id)
+        return buyer_unread_count(db.session, current_user.id)
     return 0
 
 

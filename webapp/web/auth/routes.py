@@ -9,7 +9,7 @@ from flask_login import current_user, login_user, logout_user
 
 from ... import clock
 from ...domain.permissions import Role
-from ...extensions import limiter
+from ...extensions import db, limiter
 from ...services.auth import authenticate
 from ..access import public, safe_next
 from .forms import LanguageForm, LoginForm
@@ -42,7 +42,7 @@ def _sign_in(kind: str, template: str):
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        account = authenticate(kind, form.login.data, form.password.data, clock.now())
+        account = authenticate(db.session, kind, form.login.data, form.password.data, clock.now())
         if account is not None:
             # A new session at sign-in: nothing from before survives (no fixation).
             lang = session.get("lang")

@@ -11,7 +11,7 @@ from ...extensions import db
 from ...models import AfterSalesCase
 from ...services import queries, refunds
 from ..access import background, requires
-from ..htmx import live, page_or_fragment
+from ..htmx import live, page_or_fragment, unchanged
 from ..messages import apply_refusal_text
 from .forms import RefundForm
 
@@ -21,7 +21,7 @@ bp = Blueprint("buyer", __name__, url_prefix="/my")
 @bp.route("/orders")
 @requires("buyer.orders.view")
 def orders():
-    page = queries.buyer_orders(
+    page = queries.buyer_orders(db.session, 
         current_user.id, cursor=request.args.get("cursor"), limit=current_app.config["ORDERS_PAGE_SIZE"]
     )
     return page_or_fragment("buyer/orders.html", "results", page=page)
@@ -35,7 +35,7 @@ def order_detail(order_no: str):
 
 
 def _payouts(order):
-    return queries.order_payouts(order.id, buyer_id=current_user.id)
+    return queries.order_payouts(db.session, order.id, buyer_id=current_user.id)
 
 
 def _refund_offer(order) -> dict:
@@ -45,13 +45,13 @@ def _refund_offer(order) -> dict:
     return {"offer": offer.offer.value, "offer_why": offer.why.value if offer.why else None,
             "offer_refusal": apply_refusal_text(offer.refusal, {}) if offer.refusal else None,
             "can_apply": offer.can_apply, "window_closes": refund_rules.window_closes_at(order.paid_at),
-            "latest_case": queries.latest_buyer_case(current_user.id, order.id),
+            "latest_case": queries.latest_buyer_case(db.session, current_user.id, order.id),
             "refundable_fen": refunds.order_refundable_fen(order)}
 
 
 def _own_order(order_no: str):
     """The signed-in buyer's order; anyone else's is not found (404 through web/errors.py, R18)."""
-    return queries.get_buyer_order(current_user.id, order_no)
+    return queries.get_buyer_order(db.session, current_user.id, order_no)
 
 
 @bp.route("/orders/<order_no>/refund", methods=["GET", "POST"])
@@ -79,7 +79,7 @@ def apply_refund(order_no: str):
 
 
 def _own_case(case_id: int) -> AfterSalesCase:
-    return queries.get_buyer_case(current_user.id, case_id)
+    return queries.get_buyer_case(db.session, current_user.id, case_id)
 
 
 def _refund_context(case: AfterSalesCase) -> dict:
@@ -109,5 +109,10 @@ def refund_status(case_id: int):
 @requires("buyer.orders.view")
 def payout_status(payout_id: int):
     """R9: whether a payout has arrived, live; polls until final (286)."""
-    payout = queries.get_buyer_payout(current_user.id, payout_id)
+    seen = request.args.get("v")
+    if seen:  # the version the row shows: one narrow read answers "unchanged" (204)
+        same = unchanged(seen, queries.payout_version(db.session, payout_id, buyer_id=current_user.id))
+        if same is not None:
+            return same
+    payout = queries.get_buyer_payout(db.session, current_user.id, payout_id)
     return live(render_template("buyer/_payout.html", p=payout), payout.status in PAYOUT_FINAL)

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from ... import clock, metrics
 from ...domain.permissions import Role
+from ...extensions import db
 from ...services.ops import readiness
 from ..access import public
 
@@ -37,7 +38,7 @@ def healthz():
 @public
 def readyz():
     """Readiness: the database answers and a payout worker beat recently; 503 otherwise."""
-    report = readiness(clock.now(), float(current_app.config["READYZ_HEARTBEAT_MAX_AGE_SECONDS"]))
+    report = readiness(db.session, clock.now(), float(current_app.config["READYZ_HEARTBEAT_MAX_AGE_SECONDS"]))
     return report, 200 if report["ready"] else 503
 
 

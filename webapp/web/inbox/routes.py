@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from ... import clock
+from ...extensions import db
 from ...services import inbox
 from ..access import background, current_shop_id, requires
 from ..htmx import fragment, is_htmx, page_or_fragment
@@ -19,12 +20,12 @@ CHANGED = "messages-changed"  # the bell listens for it (HX-Trigger), never by e
 @requires("messages.view")
 def bell():
     """The unread count in the top bar; refreshed by htmx on a timer and on `messages-changed`."""
-    return render_template("inbox/_bell.html", unread=inbox.unread_count(current_shop_id()))
+    return render_template("inbox/_bell.html", unread=inbox.unread_count(db.session, current_shop_id()))
 
 
 def _list_context() -> dict:
-    page = inbox.messages(current_shop_id(), cursor=request.args.get("cursor"), limit=current_app.config["ORDERS_PAGE_SIZE"])
-    return {"page": page, "unread": inbox.unread_count(current_shop_id())}
+    page = inbox.messages(db.session, current_shop_id(), cursor=request.args.get("cursor"), limit=current_app.config["ORDERS_PAGE_SIZE"])
+    return {"page": page, "unread": inbox.unread_count(db.session, current_shop_id())}
 
 
 @bp.route("")
@@ -37,8 +38,8 @@ def index():
 @requires("messages.view")
 def read(message_id: int):
     """Mark one message read and open what it is about."""
-    message = inbox.get_message(current_shop_id(), message_id)
-    inbox.mark_read(current_shop_id(), message.id, clock.now())
+    message = inbox.get_message(db.session, current_shop_id(), message_id)
+    inbox.mark_read(db.session, current_shop_id(), message.id, clock.now())
     return redirect(message_target(message), code=303)
 
 
@@ -47,7 +48,7 @@ def read(message_id: int):
 def read_all():
     """htmx: the list, all read, swapped in place and the bell told (HX-Trigger on the 200, which
     htmx sees; never on a redirect, which it does not). Everyone else: a 303 back to the list."""
-    inbox.mark_all_read(current_shop_id(), clock.now())
+    inbox.mark_all_read(db.session, current_shop_id(), clock.now())
     if is_htmx():
         return fragment(page_or_fragment("inbox/index.html", "listing", **_list_context()), trigger=CHANGED)
     return redirect(url_for("inbox.index"), code=303)

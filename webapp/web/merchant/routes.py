@@ -25,7 +25,7 @@ def orders():
     status = request.args.get("status", "")
     if status not in ORDER_STATUS_LABELS and status not in ORDER_REFUND_FILTERS:
         status = ""
-    page = queries.shop_orders(
+    page = queries.shop_orders(db.session, 
         current_shop_id(), q=q, status=status, cursor=request.args.get("cursor"),
         limit=current_app.config["ORDERS_PAGE_SIZE"],
     )
@@ -35,7 +35,7 @@ def orders():
 @bp.route("/orders/<order_no>")
 @requires("orders.view")
 def order_detail(order_no: str):
-    order = queries.get_shop_order(current_shop_id(), order_no)  # NotFound -> 404 (web/errors.py)
+    order = queries.get_shop_order(db.session, current_shop_id(), order_no)  # NotFound -> 404 (web/errors.py)
     return render_template("merchant/order_detail.html", **flow_context(order))
 
 
@@ -46,7 +46,7 @@ def cases():
     if status not in CASE_STATUS_LABELS:
         status = ""
     fast = request.args.get("type") == "fast"
-    page = queries.shop_cases(
+    page = queries.shop_cases(db.session, 
         current_shop_id(), status=status, fast=fast, cursor=request.args.get("cursor"),
         limit=current_app.config["ORDERS_PAGE_SIZE"],
     )
@@ -60,7 +60,7 @@ def case_detail(case_id: int):
 
 
 def _case_page(case_id: int, errors: list[str] | None = None, reason: str = "", status: int = 200):
-    case = queries.get_shop_case(current_shop_id(), case_id)  # NotFound -> 404 (web/errors.py)
+    case = queries.get_shop_case(db.session, current_shop_id(), case_id)  # NotFound -> 404 (web/errors.py)
     return render_template("merchant/case_detail.html", case=case, events=refunds.timeline(db.session, case.id),
                            refundable_fen=refunds.case_refund_fen(case),
                            decide_errors=errors or [], reject_reason=reason, **flow_context(case.order)), status

@@ -27,34 +27,31 @@ from ...services import queries
 from ...services import staff as staff_svc
 from ..params import date_arg, int_arg
 from ..access import background, current_shop_id, requires
-from ..htmx import fragment, is_htmx, live, page_or_fragment
+from ..htmx import fragment, is_htmx, live, page_or_fragment, unchanged
 from ..messages import DECISION_REFUSED, cancel_text, failure_text, refusal_text
 from ..payout_flow import PayoutForm, flow_context
+from ..steps import FlowMode, FlowStep
 from . import charts
 
 bp = Blueprint("payouts", __name__)
 
-MODES = ("section", "page", "embed")
-PAGE_TEMPLATES = {"section": "merchant/order_detail.html", "page": "payouts/new.html", "embed": "payouts/embed.html"}
-
-
-def _mode(value: str | None) -> str:
-    return value if value in MODES else "section"
+PAGE_TEMPLATES = {FlowMode.SECTION: "merchant/order_detail.html", FlowMode.PAGE: "payouts/new.html",
+                  FlowMode.EMBED: "payouts/embed.html"}
 
 
 def _shop_order(order_no: str):
     """The signed-in shop's order; another's is not found (404 through web/errors.py, R18)."""
-    return queries.get_shop_order(current_shop_id(), order_no)
+    return queries.get_shop_order(db.session, current_shop_id(), order_no)
 
 
 def _shop_payout(payout_id: int) -> Payout:
-    return queries.get_shop_payout(current_shop_id(), payout_id)
+    return queries.get_shop_payout(db.session, current_shop_id(), payout_id)
 
 
-def _page_extras(mode: str) -> dict:
-    if mode == "page":
+def _page_extras(mode: FlowMode) -> dict:
+    if mode == FlowMode.PAGE:
         return _workspace_context()
-    if mode == "embed":
+    if mode == FlowMode.EMBED:
         g.frame_ancestors = current_app.config["EMBED_FRAME_ANCESTORS"]
     return {}
 
@@ -62,7 +59,7 @@ def _page_extras(mode: str) -> dict:
 def render_flow(order, status: int = 200, **kw):
     ctx = flow_context(order, **kw)
     if is_htmx():
-        template = "payouts/_section.html" if ctx["mode"] == "section" else "payouts/_flow.html"
+        template = "payouts/_section.html" if ctx["mode"] == FlowMode.SECTION else "payouts/_flow.html"
         return render_template(template, **ctx), status
     mode = ctx["mode"]
     return render_template(PAGE_TEMPLATES[mode], **ctx, **_page_extras(mode)), status
@@ -70,23 +67,23 @@ def render_flow(order, status: int = 200, **kw):
 
 def _workspace_context() -> dict:
     now = clock.now()
-    glance = reports.glance(current_user, now)
-    bars, peak = charts.bars(reports.daily_series(current_user.shop_id, now), width=320, height=96, gap=4)
+    glance = reports.glance(db.session, current_user, now)
+    bars, peak = charts.bars(reports.daily_series(db.session, current_user.shop_id, now), width=320, height=96, gap=4)
     return {"glance": glance, "bars": bars, "peak": peak,
             "my_quota_row": lambda: staff_svc.staff_row(db.session, current_user, current_user.id, now)}
 
 
 # --- entry points --------------------------------------------------------------------------
 
-def _find(mode: str, template: str):
+def _find(mode: FlowMode, template: str):
     """Step 1: find the order by number (R2). Full page, or just the flow for htmx."""
     q = queries.normalize_order_no(request.args.get("order"))
-    order = queries.shop_order(current_shop_id(), q) if q else None
+    order = queries.shop_order(db.session, current_shop_id(), q) if q else None
     done = None
     done_id = int_arg("done")
     if order is not None and done_id:
-        done = queries.order_payout(order.id, done_id)
-    ctx = flow_context(order, mode=mode, done=done, step="done" if done else "amount") if order else {"mode": mode}
+        done = queries.order_payout(db.session, order.id, done_id)
+    ctx = flow_context(order, mode=mode, done=done, step=FlowStep.DONE if done else FlowStep.AMOUNT) if order else {"mode": mode}
     ctx.update(q=q, not_found=bool(q) and order is None)
     if is_htmx():
         return render_template("payouts/_flow.html", **ctx)
@@ -97,14 +94,14 @@ def _find(mode: str, template: str):
 @requires("payouts.create")
 def new():
     """Entry (a): After-sales -> Small payout, the payout workspace."""
-    return _find("page", "payouts/new.html")
+    return _find(FlowMode.PAGE, "payouts/new.html")
 
 
 @bp.route("/embed/payout")
 @requires("payouts.create")
 def embed():
     """Entry (c): a compact panel for the chat tool's side panel (~360 px, no site chrome)."""
-    return _find("embed", "payouts/embed.html")
+    return _find(FlowMode.EMBED, "payouts/embed.html")
 
 
 # --- steps ---------------------------------------------------------------------------------
@@ -133,7 +130,7 @@ def check(order_no: str):
 def review(order_no: str):
     """Step 3 (R4): check the amount against every rule, then show what will happen."""
     order = _shop_order(order_no)
-    mode = _mode(request.form.get("mode"))
+    mode = FlowMode.of(request.form.get("mode"))
     form = PayoutForm()
     if not form.validate_on_submit():
         return render_flow(order, 422, mode=mode, form=form)
@@ -142,7 +139,7 @@ def review(order_no: str):
     if refusals:
         form.amount.errors = [refusal_text(refusals[0])]
         return render_flow(order, 422, mode=mode, form=form)
-    return render_flow(order, mode=mode, form=form, step="review")
+    return render_flow(order, mode=mode, form=form, step=FlowStep.REVIEW)
 
 
 @bp.route("/orders/<order_no>/payouts/change", methods=["POST"])
@@ -153,41 +150,42 @@ def change(order_no: str):
     form = PayoutForm()
     form.validate_on_submit()
     form.amount.errors = []
-    return render_flow(order, mode=_mode(request.form.get("mode")), form=form)
+    return render_flow(order, mode=FlowMode.of(request.form.get("mode")), form=form)
 
 
 @bp.route("/orders/<order_no>/payouts", methods=["POST"])
 @requires("payouts.create")
 def create(order_no: str):
-    """Confirm (R4): creates the payout once per request key; a replay shows the same payout."""
-    order = _shop_order(order_no)
-    mode = _mode(request.form.get("mode"))
+    """Confirm (R4): creates the payout once per request key; a replay shows the same payout.
+    The usual answer, a redirect, reads nothing but what the service locks; the order is read for
+    the pages that show it (a refusal, the htmx fragment). Another shop's order: 404 either way."""
+    mode = FlowMode.of(request.form.get("mode"))
     form = PayoutForm()
     if not form.validate_on_submit() or not form.request_key.data:
         errors = list(form.request_key.errors)
         if errors:  # a mangled key: a fresh form, nothing created
             form.request_key.data = uuid.uuid4().hex
-        return render_flow(order, 422, mode=mode, form=form, errors=errors)
+        return render_flow(_shop_order(order_no), 422, mode=mode, form=form, errors=errors)
     assert form.fen is not None  # a validated form has its amount parsed (validate_amount)
     intent = svc.PayoutIntent(order_no, form.fen, form.reason.data, (form.note.data or "").strip(), form.request_key.data)
     try:
         created = svc.create_payout(db.session, current_user, intent, clock.now(), ip=request.remote_addr)
     except svc.PayoutRefused as exc:
         form.amount.errors = [refusal_text(exc.refusals[0])]
-        return render_flow(order, 422, mode=mode, form=form)
+        return render_flow(_shop_order(order_no), 422, mode=mode, form=form)
     except svc.RequestKeyConflict:
         form.request_key.data = uuid.uuid4().hex
-        return render_flow(order, 409, mode=mode, form=form, errors=[
+        return render_flow(_shop_order(order_no), 409, mode=mode, form=form, errors=[
             _("This form was already used for a different payout. Check the details and confirm again.")])
-    payout = created.payout
     if is_htmx():
-        return render_flow(order, mode=mode, step="done", done=payout)
+        return render_flow(_shop_order(order_no), mode=mode, step=FlowStep.DONE, done=created.payout)
     if not created.replayed:
-        flash(_("Payout of %(amount)s started.", amount=money.format_fen(payout.amount_fen)), "success")
-    if mode == "section":
-        return redirect(url_for("merchant.order_detail", order_no=order_no, _anchor=f"payout-{payout.id}"), code=303)
-    endpoint = "payouts.new" if mode == "page" else "payouts.embed"
-    return redirect(url_for(endpoint, order=order_no, done=payout.id), code=303)
+        flash(_("Payout of %(amount)s started.", amount=money.format_fen(created.amount_fen)), "success")
+    if mode == FlowMode.SECTION:
+        return redirect(url_for("merchant.order_detail", order_no=order_no, _anchor=f"payout-{created.payout_id}"),
+                        code=303)
+    endpoint = "payouts.new" if mode == FlowMode.PAGE else "payouts.embed"
+    return redirect(url_for(endpoint, order=order_no, done=created.payout_id), code=303)
 
 
 # --- live status (R6) ----------------------------------------------------------------------
@@ -198,7 +196,13 @@ def create(order_no: str):
 def status(payout_id: int):
     """The status row polls this every 2 s while not final; 286 tells htmx to stop. When a payout
     has just failed, HX-Trigger tells the bell to refresh (a new in-site message)."""
-    payout = queries.get_shop_payout(current_shop_id(), payout_id, for_row=True)
+    seen = request.args.get("v")
+    if seen:  # the version the row shows: one narrow read answers "unchanged" (204)
+        version = queries.payout_version(db.session, payout_id, shop_id=current_shop_id())
+        same = None if sends_in_seconds(version) else unchanged(seen, version)  # a running undo countdown re-renders
+        if same is not None:
+            return same
+    payout = queries.get_shop_payout(db.session, current_shop_id(), payout_id, for_row=True)
     # Cross-component refresh once final: the order summary re-reads its tallies; after a failure
     # the bell its count (a new in-site message).
     events = ["payout-settled"] + (["messages-changed"] if payout.status == PayoutStatus.FAILED else [])
@@ -213,7 +217,7 @@ def summary(order_no: str):
     """The order's payout tallies (refreshed when one of its payouts settles)."""
     order = _shop_order(order_no)
     elig = svc.eligibility(db.session, current_user, order.order_no, clock.now())
-    return render_template("payouts/_summary.html", order=order, elig=elig, mode=request.args.get("mode", "page"))
+    return render_template("payouts/_summary.html", order=order, elig=elig, mode=FlowMode.of(request.args.get("mode", FlowMode.PAGE)))
 
 
 @bp.route("/payouts/<id:payout_id>/continue", methods=["POST"])
@@ -317,7 +321,7 @@ def may_decide(p: Payout) -> bool:
 
 
 @bp.app_template_global()
-def sends_in_seconds(p: Payout) -> int:
+def sends_in_seconds(p: Payout | queries.PayoutVersion) -> int:
     """R21: seconds left of the undo window (0 once it may be sent)."""
     if p.status != PayoutStatus.PENDING or p.next_attempt_at is None or p.channel_not_after is not None:
         return 0
@@ -343,8 +347,8 @@ def records():
     shop's records, like the main account: colleagues follow up on each other's payouts."""
     f = _record_filter()
     shop_id = current_shop_id()
-    page = reports.records(shop_id, f, cursor=request.args.get("cursor"), limit=current_app.config["ORDERS_PAGE_SIZE"])
-    ctx = {"page": page, "f": f, "totals": reports.totals(shop_id, f), "staff": reports.shop_staff(shop_id)}
+    page = reports.records(db.session, shop_id, f, cursor=request.args.get("cursor"), limit=current_app.config["ORDERS_PAGE_SIZE"])
+    ctx = {"page": page, "f": f, "totals": reports.totals(db.session, shop_id, f), "staff": reports.shop_staff(db.session, shop_id)}
     return page_or_fragment("payouts/records.html", "results", **ctx)
 
 
@@ -362,11 +366,11 @@ def export_csv():
         writer = csv.writer(buf)
         yield "\ufeff"
         writer.writerow(headers)
-        for p in reports.export_rows(shop_id, f):
+        for p in reports.export_rows(db.session, shop_id, f):
             finished = p.succeeded_at or p.failed_at or p.cancelled_at
             writer.writerow([
-                p.id, p.order.order_no, _csv_safe(p.order.buyer.display_name), money.fen_to_input(p.amount_fen),
-                _(REASON_LABELS.get(p.reason_code, p.reason_code)), _csv_safe(p.note), _csv_safe(p.started_by.display_name),
+                p.id, p.order_no, _csv_safe(p.buyer_name), money.fen_to_input(p.amount_fen),
+                _(REASON_LABELS.get(p.reason_code, p.reason_code)), _csv_safe(p.note), _csv_safe(p.starter_name),
                 _local(p.created_at), _(PAYOUT_STATUS_LABELS[p.status]),
                 _csv_safe(failure_text(p.failure_reason) or cancel_text(p.cancel_reason)),
                 _local(finished) if finished else "",

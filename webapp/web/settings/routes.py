@@ -14,6 +14,7 @@ from ...extensions import db
 from ...services import ledger, queries
 from ...services import refunds as svc
 from ...services import shop_settings as svc_settings
+from ..steps import SettlementStep
 from ..access import current_shop_id, requires
 from ..htmx import page_or_fragment
 
@@ -29,10 +30,10 @@ SETTINGS_MESSAGES = {
 }
 
 
-def _page(step: str = "fill", note: str = "", errors: list[str] | None = None, status: int = 200):
-    shop = queries.shop(current_shop_id())
+def _page(step: SettlementStep = SettlementStep.FILL, note: str = "", errors: list[str] | None = None, status: int = 200):
+    shop = queries.shop(db.session, current_shop_id())
     settings = svc.settings_of(db.session, shop.id)
-    confirmed_by = queries.shop_account(shop.id, settings.confirmed_by_id if settings else None)
+    confirmed_by = queries.shop_account(db.session, shop.id, settings.confirmed_by_id if settings else None)
     return render_template(
         "settings/settlement.html", shop=shop, settings=settings, confirmed_by=confirmed_by,
         missing=svc.missing_preconditions(shop), step=step, note=note, errors=errors or [],
@@ -57,8 +58,8 @@ def review():
     note = (request.form.get("note") or "").strip()
     problems = svc.note_problems(note)
     if problems:
-        return _page("fill", note, _messages(problems), 422)
-    return _page("review", note)
+        return _page(SettlementStep.FILL, note, _messages(problems), 422)
+    return _page(SettlementStep.REVIEW, note)
 
 
 @bp.route("/settings/settlement/confirm", methods=["POST"])
@@ -66,11 +67,11 @@ def review():
 def confirm():
     note = request.form.get("note") or ""
     if request.form.get("back"):
-        return _page("fill", note)
+        return _page(SettlementStep.FILL, note)
     try:
         svc.confirm_settings(db.session, current_user, note, clock.now(), ip=request.remote_addr)
     except svc.SettingsRefused as exc:
-        return _page("fill", note, _messages(exc.codes), 422)
+        return _page(SettlementStep.FILL, note, _messages(exc.codes), 422)
     flash(_("Fast refund is on. The refund note is now fixed."), "success")
     return redirect(url_for("settings.settlement"), code=303)
 
@@ -82,7 +83,7 @@ def set_enabled():
     try:
         svc.set_fast_refund_enabled(db.session, current_user, enabled, clock.now(), ip=request.remote_addr)
     except svc.SettingsRefused as exc:
-        return _page("fill", "", _messages(exc.codes), 422)
+        return _page(SettlementStep.FILL, "", _messages(exc.codes), 422)
     flash(_("Fast refund is on.") if enabled else _("Fast refund is off. New applications go to your review queue."), "success")
     return redirect(url_for("settings.settlement"), code=303)
 
@@ -108,7 +109,7 @@ def _controls_page(values: dict, errors: dict[str, str] | None = None, status: i
 @requires("settings.manage")
 def payout_controls() -> ResponseReturnValue:
     """The undo window (R21) and the approval thresholds (R20). A rejected form keeps what was typed."""
-    shop = queries.shop(current_shop_id())
+    shop = queries.shop(db.session, current_shop_id())
     if request.method == "GET":
         return _controls_page({
             "undo_window_seconds": str(shop.undo_window_seconds),

@@ -196,9 +196,9 @@ def activity():
         action=action if action in activity_svc.ACTIONS or action in activity_svc.GROUPS else "",
         actor_id=int_arg("actor"), date_from=date_arg("from"), date_to=date_arg("to"),
     )
-    page = activity_svc.events(current_shop_id(), f, cursor=request.args.get("cursor"),
+    page = activity_svc.events(db.session, current_shop_id(), f, cursor=request.args.get("cursor"),
                                limit=current_app.config["ORDERS_PAGE_SIZE"])
-    people = {a.id: a for a in reports.shop_staff(current_shop_id())}
+    people = {a.id: a for a in reports.shop_staff(db.session, current_shop_id())}
     return page_or_fragment("staff/activity.html", "results", page=page, f=f, people=people,
                             actions=activity_svc.ACTIONS)
 
