@@ -49,6 +49,7 @@ class Server:
     cwd: str
     env: dict
     workers: int = 5
+    threads: int = 1  # >1: gthread workers, as deploy/gunicorn.conf.py runs the app nodes
     proc: subprocess.Popen | None = None
     log: Path | None = None
 
@@ -60,8 +61,8 @@ class Server:
         self.log = logdir / f"gunicorn-{self.name}.log"
         out = open(self.log, "w")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}", "--log-level", "warning",
-             self.app], cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [str(BIN / "gunicorn"), "-w", str(self.workers), "--threads", str(self.threads),
+             "-b", f"127.0.0.1:{self.port}", "--log-level", "warning", self.app], cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         path = "/" if self.name == "hello" else "/healthz"
         while time.monotonic() < deadline:
@@ -296,6 +297,19 @@ def live_payout(url: str) -> int:
                             (data.HOT_SHOP,)).fetchone()[0]
 
 
+def poll_url(b: Bench, name: str, payout_id: int) -> str:
+    """What the browser polls: the URL in the live row's hx-get, with the version the row shows
+    (`?v=`); while the payout does not change the app answers 204 (nothing to swap)."""
+    s = b.session(name, HOT)
+    with httpx.Client(base_url=b.server(name).url, headers={"Cookie": s.cookie, "HX-Request": "true",
+                                                            "User-Agent": "afterdesk-bench"}, timeout=30) as c:
+        row = c.get(f"/payouts/{payout_id}/status").text
+    m = re.search(r'hx-get="([^"]+)"', row)
+    if not m:
+        raise RuntimeError(f"payout {payout_id} has no live row: {row[:300]}")
+    return m.group(1).replace("&amp;", "&")
+
+
 def search_numbers(url: str, n: int = 500) -> list[str]:
     """Order numbers of the measured shop, spread over its whole history."""
     with psycopg.connect(url) as conn:
@@ -312,7 +326,7 @@ def fig_http(b: Bench) -> None:
     targets = {
         "hello": b.get_target("hello", ["/"], None, False),
         "bell": b.get_target(srv, ["/messages/bell"], HOT, True, "bell-icon"),
-        "poll": b.get_target(srv, [f"/payouts/{live_payout(ds.url)}/status"], HOT, True, "<tr"),
+        "poll": b.get_target(srv, [poll_url(b, srv, live_payout(ds.url))], HOT, True),
         "confirm": b.confirm_target(srv, [HOT], {HOT: data.HOT_SHOP}),
     }
     runs = b.alternate(targets)
@@ -416,7 +430,10 @@ def fig_export(b: Bench) -> None:
     """On a server of its own (same settings), so the workers' peak RSS before is an idle one's."""
     ds = data.DATASETS["large"]
     b.server("large")  # builds the dataset if needed
-    srv = Server("export", PORTS["export"], "wsgi:app", b.args.app_dir, app_env(ds, b.args.app_dir), b.args.workers)
+    # The export streams for minutes: served like the production nodes (gthread workers, deploy/gunicorn.conf.py),
+    # whose timeout watches the worker process, not one long response.
+    srv = Server("export", PORTS["export"], "wsgi:app", b.args.app_dir, app_env(ds, b.args.app_dir), b.args.workers,
+                 threads=4)
     srv.start(b.tmp)
     try:
         _export(b, srv)

@@ -25,11 +25,14 @@ def _int(name: str, default: int) -> int:
 
 bind = [f"127.0.0.1:{_int('PORT', 8000)}"]
 workers = _int("GUNICORN_WORKERS", _int("WEB_CONCURRENCY", 2))
-threads = _int("GUNICORN_THREADS", 1)
+# gthread workers: a few threads each, so a long response (a CSV export of a million payouts streams
+# for minutes) neither holds a whole process nor trips the timeout below, which for gthread workers
+# watches the worker process, not each request.
+threads = _int("GUNICORN_THREADS", 4)
 proc_name = os.environ.get("GUNICORN_NAME", "afterdesk")
 
-# Requests are short (the slow part, the payment channel, is the workers' job): a worker silent
-# for longer than this is stuck and replaced. nginx buffers slow clients, so sync workers suffice.
+# The slow part, the payment channel, is the payout workers' job: a web worker process silent for
+# longer than this is stuck and replaced.
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 20  # on SIGTERM, requests in flight get this long to finish
 keepalive = 5  # nginx -> node connections (gthread workers; sync workers close after each response)

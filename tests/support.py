@@ -94,8 +94,14 @@ class Factory:
         return self._hash
 
     def _save(self, obj):
-        self.db.session.add(obj)
-        self.db.session.commit()
+        """One write transaction per row (BEGIN IMMEDIATE on SQLite). A plain commit would upgrade
+        the read snapshot opened by reading e.g. `shop.id`, and on a live server's SQLite file the
+        worker thread commits its heartbeat every 0.2 s: the upgrade of a stale snapshot fails at
+        once with "database is locked" (SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out)."""
+        from webapp.db import write_transaction
+
+        with write_transaction(self.db.session):
+            self.db.session.add(obj)
         return obj
 
     def shop(self, **kw):

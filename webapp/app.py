@@ -13,15 +13,17 @@ import click
 from flask import Flask, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import get_locale
-from flask_login import logout_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from . import clock as clock_mod
 from .config import ROOT, Config
 from .db import configure_engine
 from .extensions import babel, compress, csrf, db, htmx, limiter, login_manager, migrate
+from .services.sessions import StoreUnavailable
 
 
 def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
@@ -43,6 +45,9 @@ def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Asia/Shanghai")
     _init_login(app)
+    from . import sessions as server_sessions
+
+    server_sessions.install(app)  # R27: signed-in sessions live on the server; the cookie holds their id
 
     with app.app_context():
         configure_engine(db.engine)
@@ -57,10 +62,10 @@ def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
 
     app.url_map.converters["id"] = IdConverter
     app.jinja_env.globals["page_args"] = page_args
-    from .web import auth, buyer, channel_notify, core, inbox, merchant, payouts, settings, staff
+    from .web import account, auth, buyer, channel_notify, core, inbox, merchant, payouts, settings, staff, step_up
 
     for bp in (core.bp, auth.bp, merchant.bp, buyer.bp, payouts.bp, inbox.bp, inbox.buyer_bp, staff.bp, settings.bp,
-               channel_notify.bp):
+               channel_notify.bp, account.bp, step_up.bp):
         app.register_blueprint(bp)
 
     from .web.access import guard
@@ -69,11 +74,12 @@ def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
     app.before_request(guard)
     app.after_request(_security_headers)
     _init_errors(app)
-    from .web import errors, static_files, templating
+    from .web import errors, input_guard, static_files, templating
 
     errors.register(app)  # every services NotFound -> the 404 page
     templating.register(app)  # filters, labels, badges, enums and limits the templates use
     static_files.register(app)  # fingerprinted static URLs, cached for a year
+    input_guard.register(app)  # runs first of all: NUL, control characters, bad encoding, absurd lengths -> 400
 
     from .cli import register_cli
 
@@ -114,11 +120,11 @@ def _channel_from_config(app: Flask):
 
 
 def _select_locale():
-    """The session's language, else the default; a parsed babel Locale (parsing one per request
-    costs more than the rest of a small htmx fragment)."""
-    from flask import current_app
+    """The browser's language cookie (set by the switch in the top bar), else the default; a parsed
+    babel Locale (parsing one per request costs more than the rest of a small htmx fragment)."""
+    from flask import current_app, has_request_context
 
-    lang = session.get("lang")
+    lang = request.cookies.get(current_app.config["LANGUAGE_COOKIE_NAME"]) if has_request_context() else None
     if not (isinstance(lang, str) and lang in current_app.config["LANGUAGES"]):
         lang = current_app.config["BABEL_DEFAULT_LOCALE"]
     return _parsed_locale(lang)
@@ -137,7 +143,15 @@ def _init_login(app: Flask) -> None:
 
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
-    login_manager.user_loader(lambda user_id: load_principal(db.session, user_id))
+
+    @login_manager.user_loader
+    def _load_user(user_id: str):
+        # With the database session store the account was read with the session (one statement):
+        # `session.get` finds it in the identity map.
+        account = load_principal(db.session, user_id)
+        if account is None:  # gone, disabled, or its password was reset: this session ends (R27)
+            session.clear()
+        return account
 
     @login_manager.unauthorized_handler
     def _unauthorized():  # pragma: no cover - the guard redirects before this is reached
@@ -145,28 +159,31 @@ def _init_login(app: Flask) -> None:
 
 
 def _session_timeouts():
-    """Idle timeout 30 min, absolute 12 h (ASVS 3.3). Ends the session and asks to sign in again."""
-    if request.endpoint == "static" or "iat" not in session:
+    """Idle timeout 30 min, absolute 12 h (ASVS 3.3), kept by the session store: a session past
+    either is refused and deleted when it is presented (webapp/sessions.py), and here the person
+    is asked to sign in again. Otherwise activity moves the session's last-seen time, at most once
+    per SESSION_SEEN_RESOLUTION (only then is the store written); background polls never do."""
+    if request.endpoint == "static":
         return None
     from flask import current_app
 
-    now = clock_mod.now().timestamp()
-    cfg = current_app.config
-    idle = now - session.get("seen", 0) > cfg["SESSION_IDLE_TIMEOUT"].total_seconds()
-    absolute = now - session.get("iat", 0) > cfg["SESSION_ABSOLUTE_TIMEOUT"].total_seconds()
-    if idle or absolute:
-        lang = session.get("lang")
-        logout_user()
-        session.clear()
-        if lang:
-            session["lang"] = lang
-        flash(_("Your session has expired. Please sign in again."), "info")
-        return None
+    from .sessions import this_session
     from .web.access import is_background
 
-    if not is_background(request.endpoint) and now - session.get("seen", 0) >= cfg["SESSION_SEEN_RESOLUTION"].total_seconds():
-        session["seen"] = now
+    current = this_session()
+    if current.expired:
+        flash(_("Your session has expired. Please sign in again."), "info")
+        return None
+    if current.record is not None and not is_background(request.endpoint):
+        current.touch(clock_mod.now(), current_app.config["SESSION_SEEN_RESOLUTION"])
     return None
+
+
+# Browser features no page of ours uses, refused for them and anything they frame (ASVS 14.4).
+PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
+    "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "fullscreen", "geolocation",
+    "gyroscope", "hid", "magnetometer", "microphone", "midi", "payment", "publickey-credentials-get",
+    "screen-wake-lock", "serial", "sync-xhr", "usb", "xr-spatial-tracking"))
 
 
 def _security_headers(response):
@@ -181,6 +198,12 @@ def _security_headers(response):
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    # Our responses are for our pages only; a page another origin may frame (EMBED_FRAME_ANCESTORS,
+    # the chat panel) says it may be loaded there too (CORP stops framing only under the framer's COEP).
+    response.headers.setdefault("Cross-Origin-Resource-Policy",
+                                "same-origin" if frame_ancestors in ("'none'", "'self'") else "cross-origin")
     if frame_ancestors == "'none'":
         response.headers.setdefault("X-Frame-Options", "DENY")
     if cfg.get("PRODUCTION"):
@@ -207,6 +230,18 @@ def _init_errors(app: Flask) -> None:
     def _405(_e):
         return page(405, _("Not allowed"), _("This action is not available here."))
 
+    @app.errorhandler(400)
+    def _400(_e):
+        return page(400, _("Bad request"), _("The request could not be understood. Go back, reload the page and try again."))
+
+    @app.errorhandler(413)
+    def _413(_e):
+        return page(413, _("Too much to send"), _("What was sent is far too large. Shorten what you typed and try again."))
+
+    @app.errorhandler(422)
+    def _422(_e):
+        return page(422, _("Not accepted"), _("Some of what was sent cannot be accepted. Go back, check what you typed and try again."))
+
     @app.errorhandler(CSRFError)
     def _csrf(_e):
         return page(400, _("Form expired"), _("The form was open too long or came from elsewhere. Go back, reload the page and try again."))
@@ -214,22 +249,17 @@ def _init_errors(app: Flask) -> None:
     @app.errorhandler(429)
     def _429(e):
         if request.endpoint in ("auth.merchant_login", "auth.buyer_login"):
-            from .web.auth.forms import LoginForm
+            from .web.auth.routes import throttled_page
 
-            form = LoginForm()
-            from flask import current_app
-            from limits import parse as parse_limit
-
-            minutes = max(1, parse_limit(current_app.config["LOGIN_FAILURE_LIMIT"]).get_expiry() // 60)
-            form.password.errors = [_("Too many failed sign-ins. Wait %(minutes)s minutes and try again.",
-                                      minutes=minutes)]
-            template = "auth/buyer_login.html" if request.endpoint == "auth.buyer_login" else "auth/merchant_login.html"
-            return render_template(template, form=form), 429
+            return throttled_page(e)  # the sign-in form again, with how long to wait
         return page(429, _("Too many requests"), _("Slow down and try again in a few minutes."))
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     @app.errorhandler(PoolTimeoutError)
+    @app.errorhandler(StoreUnavailable)
+    @app.errorhandler(RedisConnectionError)  # Redis (sign-in throttling, sessions) down: the same 503
+    @app.errorhandler(RedisTimeoutError)
     def _database_down(e):
         return _unavailable(e)
 
@@ -246,7 +276,8 @@ RETRY_AFTER_SECONDS = 5
 
 def database_unavailable(exc: BaseException | None) -> bool:
     """A lost, refused or exhausted database connection (not a bug in a query)."""
-    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeoutError)) or bool(
+    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeoutError, StoreUnavailable, RedisConnectionError,
+                            RedisTimeoutError)) or bool(
         getattr(exc, "connection_invalidated", False))
 
 

@@ -84,6 +84,14 @@ class Config:
     # last-seen time moves at most once a minute, so the idle timeout is exact to that minute.
     SESSION_REFRESH_EACH_REQUEST = False
     SESSION_SEEN_RESOLUTION = timedelta(minutes=1)
+    # Where signed-in sessions live (R27, webapp/sessions.py): "" = the app's database (the embedded
+    # default); a redis:// URL (REDIS_URL when set) = Redis. The store keeps only each id's SHA-256.
+    SESSION_STORE_URL = ""
+    SESSION_REDIS_PREFIX = "afterdesk:"
+    # The language is the browser's preference, in a cookie of its own: it outlives sign-out and is
+    # known even while the session store cannot be reached (the 503 page).
+    LANGUAGE_COOKIE_NAME = "afterdesk_lang"
+    LANGUAGE_COOKIE_LIFETIME = timedelta(days=365)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -139,11 +147,28 @@ class Config:
     SIM_CHANNEL_FROZEN_BUYERS = "buyer4"  # demo buyer 赵六's wallet is frozen: payouts to them fail
     SIM_CHANNEL_OUTAGE = False
 
+    # Sign-in throttling (services/signin_throttle.py; OWASP's device cookies). Each limit counts password
+    # checks, reserved before the check and given back on success. LOGIN_FAILURE_LIMIT (above) is a login
+    # name's budget for unknown browsers (a lockout of untrusted attempts on that account).
+    LOGIN_IP_FAILURE_LIMIT = ""  # an address's budget for unknown browsers (IPv6: per /64); "": LOGIN_FAILURE_LIMIT
+    LOGIN_DEVICE_FAILURE_LIMIT = "10 per 5 minutes"  # a browser that signed in to that login before: its own budget
+    LOGIN_REQUEST_LIMIT = "30 per minute"  # every sign-in POST per address, whatever its outcome (a flood guard)
+    LOGIN_DEVICE_COOKIE_LIFETIME = timedelta(days=180)
+    LOGIN_DEVICE_COOKIE_ENTRIES = 5  # logins one browser is remembered for
+    # Where the counters live: "" = Redis at REDIS_URL when set (RATELIMIT_STORAGE_URI), else the app's
+    # database; or "database", or a redis:// URL.
+    SIGNIN_THROTTLE_STORAGE_URI = ""
+    # Step-up re-authentication (ASVS 4.3.3): changes to money settings (quotas, approval thresholds, the
+    # undo window, fast refund, creating a sub-account, setting its password) need the password entered
+    # this recently (a sign-in counts); otherwise the "confirm your password" page comes first.
+    STEP_UP_MAX_AGE = timedelta(minutes=5)
+
     def __init__(self) -> None:
         self.PRODUCTION = _is_production()
         self.SECRET_KEY = _secret_key()
         self.SQLALCHEMY_DATABASE_URI = _database_url()
         self.RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL", "memory://")
+        self.SESSION_STORE_URL = os.environ.get("REDIS_URL", "")
         self.EMBED_FRAME_ANCESTORS = os.environ.get("EMBED_FRAME_ANCESTORS", self.EMBED_FRAME_ANCESTORS)
         self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
         self.READYZ_HEARTBEAT_MAX_AGE_SECONDS = float(os.environ.get("READYZ_HEARTBEAT_MAX_AGE_SECONDS", 30))
@@ -168,6 +193,7 @@ class Config:
         if self.PRODUCTION:
             self.SESSION_COOKIE_SECURE = True
             self.SESSION_COOKIE_NAME = "__Host-afterdesk"
+            self.LANGUAGE_COOKIE_NAME = "__Host-afterdesk-lang"
 
 
 def check_channel_timing(cfg) -> None:

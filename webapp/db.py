@@ -54,13 +54,17 @@ class PendingChangesError(RuntimeError):
 
 
 @contextmanager
-def write_transaction(session: AnySession) -> Iterator[AnySession]:
+def write_transaction(session: AnySession, *, keep_loaded: bool = False) -> Iterator[AnySession]:
     """One atomic unit of work that changes money or limits.
 
     On SQLite it starts with BEGIN IMMEDIATE (writers queue on the busy timeout); on
     PostgreSQL the service locks its rows with FOR UPDATE in the documented order.
     Commits on success, rolls back on any exception. Refuses to start (PendingChangesError) if
     the session holds unsaved changes: they are not part of this unit of work.
+
+    keep_loaded: the commit does not expire what the session holds, so the caller can show the
+    rows it just locked and wrote (exactly what was committed: they stayed locked until the commit)
+    without reading them again.
     """
     real = session() if isinstance(session, scoped_session) else session
     if real.new or real.dirty or real.deleted:
@@ -73,7 +77,14 @@ def write_transaction(session: AnySession) -> Iterator[AnySession]:
     real.connection(execution_options={IMMEDIATE: True})
     try:
         yield session
-        session.commit()
+        if keep_loaded:
+            real.expire_on_commit = False
+            try:
+                session.commit()
+            finally:
+                real.expire_on_commit = True
+        else:
+            session.commit()
     except BaseException:
         session.rollback()
         raise

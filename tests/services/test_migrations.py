@@ -31,6 +31,8 @@ CHAIN = [
     "0008_order_search",
     "0009_payout_rollups",
     "0010_badge_indexes",
+    "0011_server_sessions",
+    "0012_signin_throttle",
 ]
 BALANCES_0002 = "available_fen + held_fen + paid_out_fen = topped_up_fen"
 

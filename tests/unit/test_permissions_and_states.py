@@ -34,6 +34,8 @@ PERMISSION_TRUTH = {
     "aftersales.decide":     (Y,   Y,    N),  # staff within its refund limits (R22)
     "buyer.refunds":         (N,   N,    Y),
     "buyer.messages.view":   (N,   N,    Y),  # R25
+    "account.sessions":      (Y,   Y,    Y),  # R27: everyone's own sessions
+    "account.reauth":        (Y,   Y,    N),  # step-up: re-enter the password before money settings
 }
 ROLES = (Role.MAIN, Role.STAFF, Role.BUYER)
 

@@ -22,6 +22,7 @@ POST_DONE = row(303, 303, 303, 303, 303, 303, 303)
 MAIN_ONLY = row(302, 200, 403, 200, 403, 403, 403)
 MAIN_A_OBJECT = row(302, 200, 403, 404, 403, 403, 403)
 MAIN_A_OBJECT_REDIRECT = row(302, 302, 403, 404, 403, 403, 403)
+SIGNED_IN = row(302, 200, 200, 200, 200, 200, 200)
 
 # endpoint -> (method, path with {order_a}/{case_a} placeholders, expected by actor)
 MATRIX = {
@@ -99,6 +100,13 @@ MATRIX = {
     "buyer_inbox.index": ("GET", "/my/messages", row(302, 403, 403, 403, 403, 200, 200)),
     "buyer_inbox.read": ("POST", "/my/messages/{buyer_message_x}/read", row(302, 403, 403, 403, 403, 303, 404)),
     "buyer_inbox.read_all": ("POST", "/my/messages/read-all", row(302, 403, 403, 403, 403, 303, 303)),
+    # R27 My sessions: everyone signed in, each their own. A handle names one of the account's own
+    # sessions; any other (another account's, or none) is not found.
+    "account.sessions": ("GET", "/account/sessions", SIGNED_IN),
+    "account.end_others": ("POST", "/account/sessions/end-others", POST_DONE | {"anon": 302}),
+    "account.end_session": ("POST", "/account/sessions/0123456789abcdef/end", row(302, 404, 404, 404, 404, 404, 404)),
+    # Step-up re-authentication (ASVS 4.3.3): any merchant confirms its own password again.
+    "step_up.confirm": ("GET", "/account/confirm-password", MERCHANT_LIST),
 }
 
 

@@ -44,6 +44,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "buyer.refunds": frozenset({Role.BUYER}),
     # Buyer in-site messages (R25): only the buyer's own (R18).
     "buyer.messages.view": frozenset({Role.BUYER}),
+    # R27: everyone sees and ends their own signed-in sessions (never another account's).
+    "account.sessions": frozenset(Role),
+    # Step-up re-authentication (ASVS 4.3.3): a merchant confirms its own password before money settings.
+    "account.reauth": MERCHANT_ROLES,
 }
 
 

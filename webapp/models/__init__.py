@@ -7,6 +7,8 @@ from .orders import AfterSalesCase, CaseEvent, Order
 from .payouts import AccountDayUsage, Payout, PayoutQuota, ShopDayUsage
 from .rollups import PayoutDayTotal as PayoutDayTotal  # R5 totals (the alias marks the re-export)
 from .shop import RefundSettings, Shop
+from .sessions import UserSession as UserSession  # R27 signed-in sessions (embedded default)
+from .signin_throttle import SignInBucket as SignInBucket  # sign-in throttling counters (embedded default)
 
 __all__ = [
     "AccountDayUsage", "AfterSalesCase", "AuditEvent", "CaseEvent", "ChannelEvent", "WorkerHeartbeat", "RefundSettings", "Buyer", "FundsAccount", "InSiteMessage", "LedgerAccount",

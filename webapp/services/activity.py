@@ -18,8 +18,9 @@ ACTIONS = (
     "quota.update", "quota.enable", "quota.disable",
     "refund.apply", "refund.approve", "refund.reject", "refund.paid",
     "settings.fast_refund_confirm", "settings.fast_refund_on", "settings.fast_refund_off",
+    "session.end", "session.end_others",
 )
-GROUPS = ("payout.", "quota.", "staff.", "funds.", "refund.", "settings.")
+GROUPS = ("payout.", "quota.", "staff.", "funds.", "refund.", "settings.", "session.")
 
 
 @dataclass(frozen=True)

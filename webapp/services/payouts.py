@@ -68,10 +68,11 @@ class Created:
     replayed: bool  # True: this request key had already created this payout; nothing changed
     payout_id: int  # read inside the transaction, so a redirect needs no query
     amount_fen: int
+    after: Eligibility | None = None  # the order as this payout left it (a new payout only), read under lock
 
     @classmethod
-    def of(cls, payout: Payout, *, replayed: bool) -> Created:
-        return cls(payout, replayed, payout.id, payout.amount_fen)
+    def of(cls, payout: Payout, *, replayed: bool, after: Eligibility | None = None) -> Created:
+        return cls(payout, replayed, payout.id, payout.amount_fen, after)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def _quota(session: AnySession, account: MerchantAccount) -> rules.Quota | None:
 
 
 def _facts(session: AnySession, *, now: datetime, shop: Shop, order: Order, actor: MerchantAccount,
-           funds: FundsAccount | None, shop_usage: ShopDayUsage | None, account_usage: AccountDayUsage | None):
+           funds: FundsAccount | None, shop_usage: ShopDayUsage | None, account_usage: AccountDayUsage | None,
+           quota: rules.Quota | None = None):
     committed, count, last, by_status = _order_tally(session, order.id)
     is_staff = not actor.is_main
     facts = rules.PayoutFacts(
@@ -118,7 +120,7 @@ def _facts(session: AnySession, *, now: datetime, shop: Shop, order: Order, acto
         order_last_payout_at=last, shop_cap_fen=shop.daily_payout_cap_fen,
         shop_used_today_fen=shop_usage.committed_fen if shop_usage else 0,
         funds_available_fen=funds.available_fen if funds else 0, is_staff=is_staff,
-        quota=_quota(session, actor) if is_staff else None,
+        quota=(quota or _quota(session, actor)) if is_staff else None,
         account_used_today_fen=account_usage.committed_fen if account_usage else 0,
         arrears_fen=funds.arrears_fen if funds else 0,  # R13: no payouts while arrears remain
     )
@@ -164,13 +166,15 @@ def _same_intent(p: Payout, order: Order | None, intent: PayoutIntent) -> bool:
 
 
 def create_payout(session: AnySession, actor: MerchantAccount, intent: PayoutIntent, now: datetime,
-                  ip: str | None = None) -> Created:
+                  ip: str | None = None, *, with_result: bool = False) -> Created:
     """R3 + R4: one transaction, rows locked in the fixed order, every cap re-checked on them.
 
     A replay of the request key returns the payout it made. The funds lock already serializes
-    replays; the UNIQUE (shop, request key) constraint is the last line if anything slips past."""
+    replays; the UNIQUE (shop, request key) constraint is the last line if anything slips past.
+    with_result: also report the order as the new payout leaves it (Created.after), for a page
+    that shows it at once; one more read in the same transaction."""
     try:
-        return _create(session, actor, intent, now, ip)
+        return _create(session, actor, intent, now, ip, with_result)
     except IntegrityError:
         existing = session.scalar(
             select(Payout).where(Payout.shop_id == actor.shop_id, Payout.request_key == intent.request_key)
@@ -182,14 +186,15 @@ def create_payout(session: AnySession, actor: MerchantAccount, intent: PayoutInt
         return Created.of(existing, replayed=True)
 
 
-def _create(session: AnySession, actor: MerchantAccount, intent: PayoutIntent, now: datetime, ip: str | None) -> Created:
+def _create(session: AnySession, actor: MerchantAccount, intent: PayoutIntent, now: datetime, ip: str | None,
+            with_result: bool) -> Created:
     if intent.reason_code not in rules.REASON_LABELS:
         raise ValueError(f"unknown reason {intent.reason_code!r}")
     if len(intent.note) > rules.NOTE_MAX_CHARS:
         raise ValueError("note too long")
     shop_id = actor.shop_id
     day = shop_day(now)
-    with write_transaction(session):
+    with write_transaction(session, keep_loaded=True):  # the result page shows these rows as committed
         funds = ledger.lock_funds(session, shop_id, now)  # 1. funds account
 
         existing = session.scalar(select(Payout).where(Payout.shop_id == shop_id, Payout.request_key == intent.request_key))
@@ -241,7 +246,13 @@ def _create(session: AnySession, actor: MerchantAccount, intent: PayoutIntent, n
                          "account_used_before_fen": facts.account_used_today_fen if facts.is_staff else None,
                          "shop_used_before_fen": facts.shop_used_today_fen,
                      })
-        created = Created.of(payout, replayed=False)
+        result = None
+        if with_result:  # the order as this payout leaves it: the same locked rows, one more tally
+            after, by_status = _facts(session, now=now, shop=shop, order=order, actor=actor, funds=funds,
+                                      shop_usage=shop_usage, account_usage=account_usage, quota=facts.quota)
+            result = Eligibility(order, after, rules.blocking_reasons(after), rules.allowances(after), by_status,
+                                 after.order_last_payout_at)
+        created = Created.of(payout, replayed=False, after=result)
     return created
 
 

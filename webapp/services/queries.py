@@ -30,8 +30,13 @@ def encode_cursor(at: datetime, pk: int) -> str:
     return f"{micros}.{pk}"
 
 
+# Every table's id is an INTEGER column: 32 bits on PostgreSQL, which refuses (an error, not "no
+# row") to compare one with a bigger number. An id from a URL, a query or a cursor is at most this.
+MAX_ID = 2**31 - 1
+
+
 def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    if not cursor or not re.fullmatch(r"\d{1,17}\.\d{1,18}", cursor):
+    if not cursor or not re.fullmatch(r"[0-9]{1,17}\.[0-9]{1,10}", cursor) or int(cursor.split(".")[1]) > MAX_ID:
         return None
     micros, pk = cursor.split(".")
     try:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from ..db import AnySession, write_transaction
 from ..domain import refund_rules as rules
+from ..domain import text
 from ..domain.states import (CASE_TRANSITIONS, ORDER_TRANSITIONS, CaseKind, CaseStatus, OrderStatus,
                              check_transition)
 from ..domain.calendar import shop_day
@@ -62,6 +63,8 @@ def note_problems(note: str) -> list[str]:
         return ["note_empty"]
     if len(note) > rules.NOTE_MAX_CHARS:
         return ["note_long"]
+    if text.unsafe(note, multiline=True):
+        return ["note_control"]
     return []
 
 

@@ -13,7 +13,7 @@ from ..domain import accounts as rules
 from ..domain.calendar import shop_day
 from ..domain.permissions import Role
 from ..models import AccountDayUsage, MerchantAccount, PayoutQuota, Shop
-from . import audit, errors
+from . import audit, errors, sessions
 from .passwords import hash_password
 from .rows import lock, lock_or_create
 
@@ -101,7 +101,8 @@ def create_staff(session: AnySession, actor: MerchantAccount, *, login: str, dis
 
 def reset_password(session: AnySession, actor: MerchantAccount, account_id: int, password: str, now: datetime,
                    ip: str | None = None) -> None:
-    """A new password; every session of that account ends (its session epoch moves on)."""
+    """A new password; every session of that account ends (R27): deleted from the session store in
+    this transaction, and its session epoch moves on (a session that slipped in meanwhile is refused)."""
     account = _account(session, actor, account_id)
     problems = rules.password_problems(password, account.login)
     if problems:
@@ -110,13 +111,17 @@ def reset_password(session: AnySession, actor: MerchantAccount, account_id: int,
         account = lock(session, MerchantAccount, MerchantAccount.id == account_id)
         account.password_hash = hash_password(password)
         account.session_epoch += 1
+        ended = sessions.end_all(session, account.KIND, account.id)
         audit.record(session, shop_id=actor.shop_id, actor=actor, action="staff.password_reset", target_type="account",
-                     target_id=account.id, now=now, ip=ip)
+                     target_id=account.id, now=now, ip=ip, after={"sessions_ended": ended})
 
 
 def set_active(session: AnySession, actor: MerchantAccount, account_id: int, active: bool, now: datetime,
                ip: str | None = None) -> MerchantAccount:
-    """Disable or enable a sub-account. A disabled account is signed out on its next request."""
+    """Disable or enable a sub-account. Disabling ends every session of it at once (R27): deleted from
+    the session store in this transaction, and its session epoch moves on, so no session from before
+    (not even one that slipped in while this ran) comes back when it is enabled again; enabling
+    revives nothing."""
     account = _account(session, actor, account_id)
     if account.role != Role.STAFF:
         raise NotInShop(account_id)  # the main account is not managed here
@@ -124,10 +129,14 @@ def set_active(session: AnySession, actor: MerchantAccount, account_id: int, act
         account = lock(session, MerchantAccount, MerchantAccount.id == account_id)
         before = account.active
         account.active = active
+        after: dict = {"active": active}
+        if not active:
+            account.session_epoch += 1
+            after["sessions_ended"] = sessions.end_all(session, account.KIND, account.id)
         if before != active:
             audit.record(session, shop_id=actor.shop_id, actor=actor, action="staff.enable" if active else "staff.disable",
                          target_type="account", target_id=account.id, now=now, ip=ip,
-                         before={"active": before}, after={"active": active})
+                         before={"active": before}, after=after)
     return account
 
 

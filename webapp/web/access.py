@@ -78,11 +78,19 @@ def guard():
     return None
 
 
+MAX_NEXT = 2_048
+
+
 def safe_next(target: str | None) -> str | None:
-    """Only local paths are accepted as a post-login destination."""
-    if not target:
+    """Only local paths are accepted as a post-login destination (ASVS 5.1.5): no scheme or host,
+    no "//" or backslash (browsers read both as another host), and no control character at all:
+    CR/LF would split the Location header, and browsers drop tabs and line breaks from a URL, so
+    "/<tab>/evil.example" would become "//evil.example". Anything else: None (go home)."""
+    if not target or len(target) > MAX_NEXT:
         return None
     target = target.rstrip("?")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in target):
+        return None
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     parts = urlsplit(target)

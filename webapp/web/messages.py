@@ -171,6 +171,10 @@ ACTION_LABELS = {
     "staff.disable": N_("Sub-account disabled"),
     "staff.enable": N_("Sub-account enabled"),
     "staff.password_reset": N_("Password reset"),
+    "session.end": N_("Signed out one of their sessions"),
+    "session.end_others": N_("Signed out everywhere else"),
+    "session.reauth": N_("Password confirmed for money settings"),
+    "session.reauth_failed": N_("Wrong password when confirming for money settings"),
     "quota.update": N_("Quota changed"),
     "quota.enable": N_("Payouts enabled"),
     "quota.disable": N_("Payouts disabled"),
@@ -205,6 +209,9 @@ DETAIL_LABELS = {
     "arrears_fen": N_("arrears"),
     "recovered_fen": N_("arrears recovered"),
     "note": N_("refund note"),
+    "device": N_("device"),
+    "address": N_("IP address"),
+    "sessions_ended": N_("sessions ended"),
 }
 
 

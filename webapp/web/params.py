@@ -4,10 +4,12 @@ from __future__ import annotations
 from datetime import date
 
 from flask import request
-from werkzeug.routing import BaseConverter
+from werkzeug.routing import BaseConverter, ValidationError
+
+from ..services import queries
 
 
-MAX_ID = 2**63 - 1
+MAX_ID = queries.MAX_ID  # ids are INTEGER columns (32 bits on PostgreSQL)
 FILTER_RESERVED = {"endpoint", "cursor"}
 
 
@@ -23,7 +25,16 @@ def date_arg(name: str) -> date | None:
 def parse_id(value: str | None) -> int | None:
     """ASCII digits that fit a database id (no "²", no 30-digit numbers), else None."""
     value = value or ""
-    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+    if not (value.isascii() and value.isdigit() and len(value) <= 10) or int(value) > MAX_ID:
+        return None
+    return int(value)
+
+
+def parse_count(value: str | None, max_digits: int = 9) -> int | None:
+    """A whole number typed into a form (seconds, a count): ASCII digits, at most `max_digits` of
+    them (int() of thousands of digits is slow, then refused), else None."""
+    value = (value or "").strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= max_digits):
         return None
     return int(value)
 
@@ -40,11 +51,15 @@ def page_args(**extra) -> dict:
 
 
 class IdConverter(BaseConverter):
-    """`<id:name>`: a positive database id that fits BIGINT; anything else is a 404."""
+    """`<id:name>`: a database id (ASCII digits, at most MAX_ID); anything else is a 404. Not
+    `\\d`, which also matches "１２３" or "١٢٣" (int() reads both as 123), and not more than an
+    INTEGER column holds: PostgreSQL answers a bigger one with an error, not with "no row"."""
 
-    regex = r"\d{1,18}"
+    regex = r"[0-9]{1,10}"
 
     def to_python(self, value: str) -> int:
+        if int(value) > MAX_ID:
+            raise ValidationError()  # the rule does not match: 404
         return int(value)
 
     def to_url(self, value) -> str:

@@ -13,7 +13,7 @@ from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAre
 from wtforms.validators import Length, Regexp, ValidationError
 
 from .. import clock
-from ..domain import money
+from ..domain import money, text
 from ..domain.payout_rules import NOTE_MAX_CHARS, REASON_LABELS
 from ..extensions import db
 from ..models import Order, Payout
@@ -36,6 +36,10 @@ class PayoutForm(FlaskForm):
         self.reason.choices = [SelectChoice(key, _(label)) for key, label in REASON_LABELS.items()]
         self.fen: int | None = None
 
+    def validate_note(self, field):
+        if text.unsafe(field.data, multiline=True):  # kept as typed, the error beside it
+            raise ValidationError(_(text.message(multiline=True)))
+
     def validate_amount(self, field):
         try:
             self.fen = money.parse_yuan(field.data)
@@ -45,13 +49,17 @@ class PayoutForm(FlaskForm):
 
 def flow_context(order: Order, *, mode: FlowMode = FlowMode.SECTION, form: PayoutForm | None = None,
                  step: FlowStep = FlowStep.AMOUNT,
-                 errors: list[str] | None = None, done: Payout | None = None) -> dict:
-    """What the flow shows for this order now: summary, reasons or the step's form, the result."""
-    elig = svc.eligibility(db.session, current_user, order.order_no, clock.now())
+                 errors: list[str] | None = None, done: Payout | None = None, elig: svc.Eligibility | None = None) -> dict:
+    """What the flow shows for this order now: summary, reasons or the step's form, the result.
+    `elig`: already known (a payout just created reports the order as it left it); else read now.
+    The order's payout history is read for the order-page section only (the one that lists it)."""
+    if elig is None:
+        elig = svc.eligibility(db.session, current_user, order.order_no, clock.now())
     if form is None:
         form = PayoutForm(formdata=None)
         form.request_key.data = uuid.uuid4().hex
     return {
-        "order": order, "payouts": queries.order_payouts(db.session, order.id), "elig": elig, "form": form, "step": step,
+        "order": order, "payouts": queries.order_payouts(db.session, order.id) if mode == FlowMode.SECTION else [],
+        "elig": elig, "form": form, "step": step,
         "errors": errors or [], "mode": mode, "done": done,
     }

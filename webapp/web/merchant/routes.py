@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import clock
+from ...domain import text
 from ...domain.money import format_fen
 from ...domain.refund_rules import DECIDE_REFUSAL_MESSAGES
 from ...domain.states import CASE_STATUS_LABELS, ORDER_REFUND_FILTERS, ORDER_STATUS_LABELS
@@ -95,6 +96,8 @@ def approve(case_id: int):
 @requires("aftersales.decide")
 def reject(case_id: int):
     reason = request.form.get("reason", "")
+    if text.unsafe(reason):  # a one-line reason: the page again, the reason kept as typed
+        return _case_page(case_id, [_(text.message())], reason, 422)
     try:
         refunds.reject(db.session, current_user, case_id, reason, clock.now(), ip=request.remote_addr)
     except refunds.CaseClosed:

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import clock
-from ...domain import money
+from ...domain import money, text
 from ...domain.payout_rules import REASON_LABELS
 from ...domain.states import PAYOUT_FINAL, PAYOUT_STATUS_LABELS, PayoutStatus
 from ...extensions import db
@@ -169,7 +169,8 @@ def create(order_no: str):
     assert form.fen is not None  # a validated form has its amount parsed (validate_amount)
     intent = svc.PayoutIntent(order_no, form.fen, form.reason.data, (form.note.data or "").strip(), form.request_key.data)
     try:
-        created = svc.create_payout(db.session, current_user, intent, clock.now(), ip=request.remote_addr)
+        created = svc.create_payout(db.session, current_user, intent, clock.now(), ip=request.remote_addr,
+                                    with_result=is_htmx())
     except svc.PayoutRefused as exc:
         form.amount.errors = [refusal_text(exc.refusals[0])]
         return render_flow(_shop_order(order_no), 422, mode=mode, form=form)
@@ -178,6 +179,9 @@ def create(order_no: str):
         return render_flow(_shop_order(order_no), 409, mode=mode, form=form, errors=[
             _("This form was already used for a different payout. Check the details and confirm again.")])
     if is_htmx():
+        if created.after is not None:  # a new payout: its result shows the rows just committed, no re-read
+            return render_flow(created.after.order, mode=mode, step=FlowStep.DONE, done=created.payout,
+                               elig=created.after)
         return render_flow(_shop_order(order_no), mode=mode, step=FlowStep.DONE, done=created.payout)
     if not created.replayed:
         flash(_("Payout of %(amount)s started.", amount=money.format_fen(created.amount_fen)), "success")
@@ -236,14 +240,14 @@ def continue_(payout_id: int):
 
 # --- undo window, approval (R20, R21) ------------------------------------------------------------
 
-def _decided(payout_id: int, error: str | None, back: str):
-    """After a withdraw/approve/reject: htmx gets the updated row (with the refusal in place),
-    everyone else a 303 back (the refusal flashed)."""
+def _decided(payout_id: int, error: str | None, back: str, *, status: int = 409, note: str = ""):
+    """After a withdraw/approve/reject: htmx gets the updated row (with the refusal in place, and
+    the reject note as typed), everyone else a 303 back (the refusal flashed)."""
     payout = _shop_payout(payout_id)
     if is_htmx():
         template = "payouts/_approval_row.html" if back == "approvals" else "payouts/_row.html"
-        return fragment(render_template(template, p=payout, compact=request.args.get("compact") == "1", error=error),
-                        409 if error else 200, trigger=["payout-settled", "approvals-changed"])
+        return fragment(render_template(template, p=payout, compact=request.args.get("compact") == "1", error=error,
+                                        note=note), status if error else 200, trigger=["payout-settled", "approvals-changed"])
     if error:
         flash(error, "error")
     if back == "approvals":
@@ -282,6 +286,11 @@ def approve(payout_id: int):
 @requires("payouts.approve")
 def reject(payout_id: int):
     note = (request.form.get("note") or "").strip()[:200]
+    if text.unsafe(note):  # the queue again, the note kept and the error on its row
+        _shop_payout(payout_id)
+        if is_htmx():
+            return _decided(payout_id, _(text.message()), "approvals", status=422, note=note)
+        return approvals_page(422, refused_id=payout_id, refused_error=_(text.message()), refused_note=note)
     return _decide(payout_id, lambda: svc.reject(db.session, current_user, payout_id, note, clock.now(),
                                                  ip=request.remote_addr), "approvals")
 
@@ -290,7 +299,12 @@ def reject(payout_id: int):
 @requires("payouts.view")
 def approvals():
     """R20: payouts waiting for approval, oldest first; decide buttons for who may decide."""
-    return render_template("payouts/approvals.html", payouts=svc.awaiting_approval(db.session, current_shop_id()))
+    return approvals_page()
+
+
+def approvals_page(status: int = 200, **refused):
+    return render_template("payouts/approvals.html", payouts=svc.awaiting_approval(db.session, current_shop_id()),
+                           **refused), status
 
 
 @bp.route("/payouts/approvals/count")
@@ -361,27 +375,48 @@ def export_csv():
     headers = [_("Payout"), _("Order number"), _("Buyer"), _("Amount (yuan)"), _("Reason"), _("Note to the buyer"),
                _("Started by"), _("Started at"), _("Status"), _("Why it failed or was cancelled"), _("Finished at")]
 
+    # Labels translated once per export, not once per row; rows written in chunks (a million rows
+    # stream at tens of thousands per second, and a compressing proxy gets whole chunks).
+    reasons = _TranslatedOnce(lambda code: _(REASON_LABELS.get(code, code)))
+    statuses = _TranslatedOnce(lambda code: _(PAYOUT_STATUS_LABELS[code]))
+    why = _TranslatedOnce(lambda codes: _csv_safe(failure_text(codes[0]) or cancel_text(codes[1])))
+
     def generate():
         buf = io.StringIO()
         writer = csv.writer(buf)
-        yield "\ufeff"
+        buf.write("\ufeff")
         writer.writerow(headers)
-        for p in reports.export_rows(db.session, shop_id, f):
+        for n, p in enumerate(reports.export_rows(db.session, shop_id, f), 1):
             finished = p.succeeded_at or p.failed_at or p.cancelled_at
             writer.writerow([
-                p.id, p.order_no, _csv_safe(p.buyer_name), money.fen_to_input(p.amount_fen),
-                _(REASON_LABELS.get(p.reason_code, p.reason_code)), _csv_safe(p.note), _csv_safe(p.starter_name),
-                _local(p.created_at), _(PAYOUT_STATUS_LABELS[p.status]),
-                _csv_safe(failure_text(p.failure_reason) or cancel_text(p.cancel_reason)),
-                _local(finished) if finished else "",
+                p.id, p.order_no, _csv_safe(p.buyer_name), money.fen_to_input(p.amount_fen), reasons[p.reason_code],
+                _csv_safe(p.note), _csv_safe(p.starter_name), _local(p.created_at), statuses[p.status],
+                why[(p.failure_reason, p.cancel_reason)], _local(finished) if finished else "",
             ])
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
+            if n % EXPORT_CHUNK_ROWS == 0:
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+        yield buf.getvalue()
 
     name = f"payouts-{clock.now().strftime('%Y%m%d-%H%M%S')}.csv"
     return Response(stream_with_context(generate()), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+EXPORT_CHUNK_ROWS = 500
+
+
+class _TranslatedOnce(dict):
+    """code -> its text in the user's language, computed on first use."""
+
+    def __init__(self, text):
+        super().__init__()
+        self._text = text
+
+    def __missing__(self, code):
+        self[code] = value = self._text(code)
+        return value
 
 
 def _local(dt) -> str:

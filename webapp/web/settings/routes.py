@@ -8,21 +8,24 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import clock
-from ...domain import N_, money, refund_rules
+from ...domain import N_, money, refund_rules, text
 from ...domain.payout_controls import MAX_UNDO_WINDOW_SECONDS, undo_window_ok
 from ...extensions import db
 from ...services import ledger, queries
 from ...services import refunds as svc
 from ...services import shop_settings as svc_settings
+from ..params import parse_count
 from ..steps import SettlementStep
 from ..access import current_shop_id, requires
 from ..htmx import page_or_fragment
+from ..step_up import recent_password
 
 bp = Blueprint("settings", __name__)
 
 SETTINGS_MESSAGES = {
     "note_empty": N_("Write the refund note buyers will see."),
     "note_long": N_("The refund note can be at most 500 characters."),
+    "note_control": text.CONTROL_MESSAGE_MULTILINE,
     "already_confirmed": N_("Fast refund was already confirmed; the refund note cannot be changed."),
     "not_confirmed": N_("Confirm fast refund with a refund note first."),
     "certification": refund_rules.MISSING_MESSAGES[refund_rules.Missing.CERTIFICATION],
@@ -64,6 +67,7 @@ def review():
 
 @bp.route("/settings/settlement/confirm", methods=["POST"])
 @requires("settings.manage")
+@recent_password
 def confirm():
     note = request.form.get("note") or ""
     if request.form.get("back"):
@@ -78,6 +82,7 @@ def confirm():
 
 @bp.route("/settings/settlement/enabled", methods=["POST"])
 @requires("settings.manage")
+@recent_password
 def set_enabled():
     enabled = request.form.get("enabled") == "1"
     try:
@@ -107,6 +112,7 @@ def _controls_page(values: dict, errors: dict[str, str] | None = None, status: i
 
 @bp.route("/settings/payouts", methods=["GET", "POST"])
 @requires("settings.manage")
+@recent_password
 def payout_controls() -> ResponseReturnValue:
     """The undo window (R21) and the approval thresholds (R20). A rejected form keeps what was typed."""
     shop = queries.shop(db.session, current_shop_id())
@@ -118,8 +124,8 @@ def payout_controls() -> ResponseReturnValue:
         })
     values = {k: (request.form.get(k) or "").strip() for k in ("undo_window_seconds", "payout_approval", "refund_approval")}
     errors: dict[str, str] = {}
-    window = values["undo_window_seconds"]
-    if not (window.isascii() and window.isdigit() and undo_window_ok(int(window))):
+    window = parse_count(values["undo_window_seconds"])
+    if window is None or not undo_window_ok(window):
         errors["undo_window_seconds"] = _("Enter whole seconds from 0 to %(max)s.", max=MAX_UNDO_WINDOW_SECONDS)
     thresholds: dict[str, int | None] = {}
     for key in ("payout_approval", "refund_approval"):
@@ -127,10 +133,10 @@ def payout_controls() -> ResponseReturnValue:
             thresholds[key] = money.parse_yuan(values[key]) if values[key] else None
         except money.MoneyError as exc:
             errors[key] = _(exc.message)
-    if errors:
+    if errors or window is None:
         return _controls_page(values, errors, 422)
     svc_settings.update_payout_controls(
-        db.session, current_user, undo_window_seconds=int(window), payout_approval_fen=thresholds["payout_approval"],
+        db.session, current_user, undo_window_seconds=window, payout_approval_fen=thresholds["payout_approval"],
         refund_approval_fen=thresholds["refund_approval"], now=clock.now(), ip=request.remote_addr)
     flash(_("Payout controls saved."), "success")
     return redirect(url_for("settings.payout_controls"), code=303)

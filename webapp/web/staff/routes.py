@@ -16,6 +16,7 @@ from ...services import staff as svc
 from ..params import date_arg, int_arg
 from ..access import background, current_shop_id, requires
 from ..htmx import is_htmx, page_or_fragment
+from ..step_up import recent_password
 from .forms import PasswordResetForm, QuotaForm, StaffCreateForm
 
 bp = Blueprint("staff", __name__)
@@ -50,6 +51,7 @@ def index():
 
 @bp.route("/staff/new", methods=["GET", "POST"])
 @requires("staff.manage")
+@recent_password
 def create():
     form = StaffCreateForm()
     if form.validate_on_submit():
@@ -111,6 +113,7 @@ def _parse_limit(form, field) -> int | None:
 
 @bp.route("/staff/<id:account_id>/quota", methods=["POST"])
 @requires("staff.manage")
+@recent_password
 def save_quota(account_id: int):
     r = _managed_row(account_id)
     form = QuotaForm()
@@ -161,6 +164,7 @@ def set_active(account_id: int):
 
 @bp.route("/staff/<id:account_id>/approver", methods=["POST"])
 @requires("staff.manage")
+@recent_password  # who may approve payouts (R20) is a money control
 def set_approver(account_id: int):
     """R20: make a sub-account an approver of others' payouts, or stop it."""
     approver = request.form.get("approver") == "1"
@@ -173,6 +177,7 @@ def set_approver(account_id: int):
 
 @bp.route("/staff/<id:account_id>/password", methods=["GET", "POST"])
 @requires("staff.manage")
+@recent_password
 def reset_password(account_id: int):
     r = _managed_row(account_id)
     form = PasswordResetForm()
