@@ -5,7 +5,7 @@ import json
 from datetime import datetime
 
 from flask import current_app, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 
 from ..domain import N_, calendar, money
 from ..domain.payout_rules import Refusal
@@ -299,3 +299,15 @@ def apply_refusal_text(refusal, params: dict) -> str:
 
     formatted = {k: calendar.local(v).strftime("%Y-%m-%d %H:%M") for k, v in params.items() if isinstance(v, datetime)}
     return gettext(APPLY_MESSAGES[refusal], days=WINDOW.days, **formatted)
+
+
+def signin_wait_text(seconds: float) -> str:
+    """How long a throttled sign-in (or step-up) must wait, in seconds under a minute, else minutes."""
+    from ..domain.signin_throttle import wait_parts
+
+    n, unit = wait_parts(seconds)
+    if unit == "seconds":
+        return ngettext("Too many failed sign-ins. Wait %(num)s second and try again.",
+                        "Too many failed sign-ins. Wait %(num)s seconds and try again.", n)
+    return ngettext("Too many failed sign-ins. Wait %(num)s minute and try again.",
+                    "Too many failed sign-ins. Wait %(num)s minutes and try again.", n)

@@ -27,7 +27,6 @@ from flask import (Blueprint, Flask, after_this_request, current_app, redirect, 
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user, user_logged_in
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField
@@ -36,12 +35,12 @@ from wtforms.validators import DataRequired, Length
 from .. import clock
 from ..domain.permissions import MERCHANT_ROLES
 from ..domain.reauth import password_is_recent
-from ..domain.signin_throttle import wait_parts
 from ..extensions import db, limiter
 from ..services import reauth as svc
 from ..services import signin_throttle
 from .access import requires, safe_next
 from .htmx import fragment, htmx_request
+from .messages import signin_wait_text
 
 SESSION_KEY = "reauth_at"
 ATTR_STEP_UP = "_afterdesk_step_up"  # marks the views that need a recent password (tests list them)
@@ -148,15 +147,6 @@ def _templates():
 
 # -- the "confirm your password" page --------------------------------------------------------------
 
-def _wait_message(seconds: float) -> str:
-    n, unit = wait_parts(seconds)
-    if unit == "seconds":
-        return ngettext("Too many failed sign-ins. Wait %(num)s second and try again.",
-                        "Too many failed sign-ins. Wait %(num)s seconds and try again.", n)
-    return ngettext("Too many failed sign-ins. Wait %(num)s minute and try again.",
-                    "Too many failed sign-ins. Wait %(num)s minutes and try again.", n)
-
-
 def _flood_limit() -> str:
     return current_app.config["LOGIN_REQUEST_LIMIT"]
 
@@ -176,7 +166,7 @@ def confirm() -> ResponseReturnValue:
                 db.session, cfg, kind="merchant", login=current_user.login, address=request.remote_addr,
                 device_cookie=request.cookies.get(signin_throttle.cookie_name(cfg)), now=now)
         except signin_throttle.Throttled as refused:
-            form.password.errors = [_wait_message(refused.retry_after)]
+            form.password.errors = [signin_wait_text(refused.retry_after)]
             return (render_template("auth/confirm_password.html", form=form), 429,
                     {"Retry-After": str(refused.retry_after)})
         if svc.confirm_password(db.session, current_user, form.password.data, now, ip=request.remote_addr):

@@ -6,7 +6,6 @@ import time
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask import after_this_request
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import TooManyRequests
@@ -14,12 +13,12 @@ from werkzeug.exceptions import TooManyRequests
 from ... import clock
 from ... import sessions as server_sessions
 from ...domain.permissions import Role
-from ...domain.signin_throttle import wait_parts
 from ...extensions import db, limiter
 from ...services import signin_throttle
 from ...services.auth import authenticate
 from ..access import public, safe_next
 from .forms import LanguageForm, LoginForm
+from ..messages import signin_wait_text
 
 bp = Blueprint("auth", __name__)
 
@@ -55,15 +54,6 @@ def _trust_this_browser(attempt: signin_throttle.Attempt) -> None:
         return response
 
 
-def _wait_message(seconds: float) -> str:
-    n, unit = wait_parts(seconds)
-    if unit == "seconds":
-        return ngettext("Too many failed sign-ins. Wait %(num)s second and try again.",
-                        "Too many failed sign-ins. Wait %(num)s seconds and try again.", n)
-    return ngettext("Too many failed sign-ins. Wait %(num)s minute and try again.",
-                    "Too many failed sign-ins. Wait %(num)s minutes and try again.", n)
-
-
 def throttled_page(error):
     """The 429 of the sign-in pages (app.py's handler): the form again, with what was typed in the
     login field (never the password) and how long to wait. The same page whether the account exists or not."""
@@ -72,7 +62,7 @@ def throttled_page(error):
         current = limiter.current_limit
         wait = max(1, int(current.reset_at - time.time())) if current else 60
     form = LoginForm()
-    form.password.errors = [_wait_message(wait)]
+    form.password.errors = [signin_wait_text(wait)]
     template = "auth/buyer_login.html" if request.endpoint == "auth.buyer_login" else "auth/merchant_login.html"
     return render_template(template, form=form), 429, {"Retry-After": str(wait)}
 
