@@ -6,6 +6,7 @@ import itertools
 import os
 import re
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -411,3 +412,23 @@ def account(app, account_id):
     from webapp.models import MerchantAccount
 
     return db.session.get(MerchantAccount, account_id)
+
+
+@contextmanager
+def flushed_redis(url: str, **options):
+    """A client of the test Redis database at `url`, emptied before and after; a missing Redis
+    skips locally and fails with CI=true."""
+    import redis
+
+    client = redis.Redis.from_url(url, **options)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        unavailable("Redis at " + url, str(exc))
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.flushdb()
+        client.close()

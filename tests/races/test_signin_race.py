@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.support import PASSWORD, race, unavailable
+from tests.support import flushed_redis, PASSWORD, race
 
 pytestmark = pytest.mark.race
 
@@ -29,18 +29,8 @@ def setup(request):
     """(database, where the throttle counts): the embedded store on both databases, and Redis."""
     backend, store = request.param
     if store == "redis":
-        import redis
-
-        client = redis.Redis.from_url(REDIS_TEST_URL)
-        try:
-            client.ping()
-        except redis.RedisError as exc:
-            client.close()
-            unavailable("Redis at " + REDIS_TEST_URL, str(exc))
-        client.flushdb()
-        yield backend, REDIS_TEST_URL
-        client.flushdb()
-        client.close()
+        with flushed_redis(REDIS_TEST_URL):
+            yield backend, REDIS_TEST_URL
         return
     yield backend, store
 

@@ -13,7 +13,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from tests.support import PASSWORD, login, page_token, unavailable
+from tests.support import flushed_redis, PASSWORD, login, page_token
 
 REDIS_TEST_URL = os.environ.get("SESSIONS_TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
 COOKIE = "afterdesk_session"
@@ -38,18 +38,8 @@ def redis_client(backend):
     if backend != "redis":
         yield None
         return
-    import redis
-
-    client = redis.Redis.from_url(REDIS_TEST_URL, decode_responses=True)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        unavailable("Redis at " + REDIS_TEST_URL, str(exc))
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
+    with flushed_redis(REDIS_TEST_URL, decode_responses=True) as client:
+        yield client
 
 
 @pytest.fixture

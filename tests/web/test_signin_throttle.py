@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.support import PASSWORD, csrf_from, page_token, unavailable
+from tests.support import flushed_redis, PASSWORD, csrf_from, page_token
 
 REDIS_TEST_URL = os.environ.get("THROTTLE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 DEVICE = "afterdesk_device"
@@ -23,18 +23,8 @@ def store(request):
     if request.param == "database":
         yield "database"
         return
-    import redis
-
-    client = redis.Redis.from_url(REDIS_TEST_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        unavailable("Redis at " + REDIS_TEST_URL, str(exc))
-    client.flushdb()
-    yield REDIS_TEST_URL
-    client.flushdb()
-    client.close()
+    with flushed_redis(REDIS_TEST_URL):
+        yield REDIS_TEST_URL
 
 
 @pytest.fixture
