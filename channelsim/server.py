@@ -44,7 +44,7 @@ DEFAULT_FAULTS = {
     "latency_ms": 0, "hold_submits": False, "error_5xx_next": 0, "error_5xx_rate": 0.0,
     "drop_answer_next": 0, "outage": False, "duplicate_notifications": False,
     "out_of_order_notifications": False, "drop_notifications": False,
-    "frozen_buyers": [], "settle_seconds": 3.0,
+    "frozen_buyers": [], "settle_seconds": 3.0, "declined_shops": [],
 }
 
 SCHEMA = """
@@ -59,8 +59,14 @@ CREATE TABLE IF NOT EXISTS events (  -- the callback outbox
     status TEXT NOT NULL DEFAULT 'pending',  -- pending | delivered | dropped | gave_up
     attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL, last_http INTEGER);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS recharges (  -- money in: a shop's top-up from its bank, final at once
+    idempotency_key TEXT PRIMARY KEY, topup_id INTEGER NOT NULL, shop_ref TEXT NOT NULL,
+    amount_fen INTEGER NOT NULL, state TEXT NOT NULL, reason TEXT, reference TEXT NOT NULL,
+    accepted_at REAL NOT NULL);
 """
 COUNTERS = ("submit_calls", "recorded", "expired_refusals")
+DECLINED_REASON = "bank_declined"
+RECHARGE_FIELDS = ("topup_id", "state", "reference", "reason")
 ANSWER_FIELDS = ("payout_id", "state", "reference", "reason")
 
 
@@ -252,6 +258,38 @@ class Channel:
             return 200, DROP
         return 200, {k: row[k] for k in ANSWER_FIELDS}
 
+    # -- recharges (money in)
+    def recharge(self, p: dict):
+        topup_id, key = _need(p, "topup_id", int), _need(p, "idempotency_key", str)
+        shop_ref, amount, not_after = _need(p, "shop_ref", str), _need(p, "amount_fen", int), _need(p, "not_after", int)
+        if amount <= 0:
+            raise BadRequest("amount_fen must be > 0")
+        with self.store.tx() as db:
+            now = self.clock.now()
+            row = db.execute("SELECT * FROM recharges WHERE idempotency_key = ?", (key,)).fetchone()
+            if row is not None:
+                if (row["shop_ref"], row["amount_fen"], row["topup_id"]) != (shop_ref, amount, topup_id):
+                    return 409, {"error": "conflict"}
+                row = dict(row)
+            elif now > not_after:
+                return 410, {"error": "expired"}
+            else:
+                declined = shop_ref in self.fault("declined_shops")
+                row = {"idempotency_key": key, "topup_id": topup_id, "shop_ref": shop_ref, "amount_fen": amount,
+                       "state": "failed" if declined else "succeeded", "reason": DECLINED_REASON if declined else None,
+                       "reference": f"CHR{uuid.uuid4().hex[:16].upper()}", "accepted_at": now}
+                db.execute(f"INSERT INTO recharges ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                           tuple(row.values()))
+        if self.take("drop_answer_next"):
+            return 200, DROP
+        return 200, {k: row[k] for k in RECHARGE_FIELDS}
+
+    def recharge_get(self, key: str):
+        rows = self.store.query("SELECT * FROM recharges WHERE idempotency_key = ?", (key,))
+        if not rows:
+            return 404, {"state": "unknown"}
+        return 200, {k: rows[0][k] for k in RECHARGE_FIELDS}
+
     def get(self, key: str):
         rows = self.store.query("SELECT * FROM transfers WHERE idempotency_key = ?", (key,))
         if not rows:
@@ -262,6 +300,8 @@ class Channel:
         columns = "idempotency_key, payout_id, buyer_ref, amount_fen, state, reason, reference, accepted_at"
         return {
             "transfers": self.store.query(f"SELECT {columns} FROM transfers ORDER BY accepted_at"),
+            "recharges": self.store.query("SELECT idempotency_key, topup_id, shop_ref, amount_fen, state, reason, "
+                                          "reference, accepted_at FROM recharges ORDER BY accepted_at"),
             "events": [dict(e, body=json.loads(e["body"])) for e in self.store.query("SELECT * FROM events ORDER BY id")],
             "counters": {r["name"]: r["value"] for r in self.store.query("SELECT * FROM counters")},
         }
@@ -404,6 +444,10 @@ class Handler(BaseHTTPRequestHandler):
             return channel.submit(payload)
         if method == "GET" and path.startswith("/v1/transfers/"):
             return channel.get(unquote(path[len("/v1/transfers/"):]))
+        if method == "POST" and path == "/v1/recharges":
+            return channel.recharge(payload)
+        if method == "GET" and path.startswith("/v1/recharges/"):
+            return channel.recharge_get(unquote(path[len("/v1/recharges/"):]))
         return 404, {"error": "not_found"}
 
     @staticmethod

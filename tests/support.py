@@ -144,6 +144,7 @@ class Factory:
         kw.setdefault("paid_fen", 10_000)
         kw.setdefault("paid_at", self.now - timedelta(hours=1))
         kw.setdefault("status", "paid")
+        kw.setdefault("buyer_name", buyer.display_name)
         return self._save(Order(shop_id=shop.id, buyer_id=buyer.id, **kw))
 
     def quota(self, account, per_payout_fen, daily_fen, enabled=True, refunds=None):
@@ -166,7 +167,7 @@ class Factory:
 
         kw.setdefault("kind", "refund_only")
         kw.setdefault("requested_fen", min(order.paid_fen, 500))
-        kw.setdefault("reason", "运费争议")
+        kw.setdefault("reason", "shipping_dispute")  # a CaseReason code (运费争议)
         kw.setdefault("status", "awaiting_merchant")
         kw.setdefault("created_at", self.now)
         kw.setdefault("buyer_id", order.buyer_id)

@@ -63,15 +63,19 @@ def create_app(config: object | None = None, clock=None, channel=None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     app.jinja_env.globals["page_args"] = page_args
     from .web import account, auth, buyer, channel_notify, core, inbox, merchant, payouts, settings, staff, step_up
+    from .web import workday
+    from .web import two_factor
 
     for bp in (core.bp, auth.bp, merchant.bp, buyer.bp, payouts.bp, inbox.bp, inbox.buyer_bp, staff.bp, settings.bp,
-               channel_notify.bp, account.bp, step_up.bp):
+               channel_notify.bp, account.bp, step_up.bp, two_factor.bp, workday.bp):
         app.register_blueprint(bp)
 
     from .web.access import guard
+    from .web.two_factor.routes import gate as two_factor_gate
 
     app.before_request(_session_timeouts)
     app.before_request(guard)
+    app.before_request(two_factor_gate)  # a sub-account that must set up two-factor reaches only that page
     app.after_request(_security_headers)
     _init_errors(app)
     from .web import errors, input_guard, static_files, templating
@@ -248,7 +252,7 @@ def _init_errors(app: Flask) -> None:
 
     @app.errorhandler(429)
     def _429(e):
-        if request.endpoint in ("auth.merchant_login", "auth.buyer_login"):
+        if request.endpoint in ("auth.merchant_login", "auth.buyer_login", "auth.two_factor"):
             from .web.auth.routes import throttled_page
 
             return throttled_page(e)  # the sign-in form again, with how long to wait

@@ -57,6 +57,7 @@ def register_cli(app: Flask) -> None:
         from .domain.money import MoneyError, format_fen, parse_yuan
         from .extensions import db
         from .models import Shop
+        from .models.funds import Memo
         from .services import ledger
 
         try:
@@ -69,5 +70,5 @@ def register_cli(app: Flask) -> None:
         target = db.session.scalar(select(Shop).where(cond))
         if target is None:
             raise click.BadParameter(f"no shop {shop!r}", param_hint="SHOP")
-        funds_row = ledger.topup(db.session, target.id, fen, clock.now(), memo="cli topup")
+        funds_row = ledger.topup(db.session, target.id, fen, clock.now(), memo=Memo.TOPUP_CLI)
         click.echo(f"{target.name}: topped up {format_fen(fen)}; available {format_fen(funds_row.available_fen)}")

@@ -9,7 +9,8 @@ One step (`run_once`) does three things:
      lease, and record the answer;
   3. poll accepted payouts, and reconcile stale ones from the channel's word: a dead worker's
      claim is requeued, and a payout past the give-up deadline is failed (money released) only
-     when no request for it can still reach the channel (services.payouts.give_up).
+     when no request for it can still reach the channel (services.payouts.give_up);
+and settles the top-ups a request left pending (the channel did not answer), on the channel's word.
 The worker orchestrates; every status change is made by services.payouts (one function, the
 transition table). A crash anywhere leaves a state the next round heals.
 """
@@ -150,7 +151,15 @@ def run_once(now: datetime, stop: threading.Event | None = None) -> int:
         if stop is not None and stop.is_set():
             break  # the rest wait for their lease to run out, then the reconciler requeues them
         submit(claim, now)
-    return len(claims) + poll(now) + reconcile(now) + svc.expire_approvals(db.session, now)
+    return len(claims) + poll(now) + reconcile(now) + svc.expire_approvals(db.session, now) + settle_topups(now)
+
+
+def settle_topups(now: datetime) -> int:
+    """Top-ups the channel did not answer in time (services/funds.py): ask it, and credit or fail
+    them on its word; how many were settled."""
+    from .services import funds
+
+    return funds.reconcile(db.session, now, channel=channel(), skew=_seconds("CHANNEL_CLOCK_SKEW_SECONDS"))
 
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"

@@ -44,7 +44,7 @@ def test_staff_searches_an_order_as_they_type_and_opens_it(page, live_server, sh
     expect(page.locator("#orders-results tbody tr")).to_have_count(25)  # first page
     shot(page, "issue2-01-orders-list")
 
-    box = page.get_by_placeholder("按订单号搜索")
+    box = page.get_by_placeholder("订单号、后 4 位、买家姓名或手机尾号")
     page.evaluate("window.__samePage = true")  # survives only if the page is not reloaded
     box.press_sequentially("69267777", delay=60)
     expect(page.locator("#orders-results tbody tr")).to_have_count(1)
@@ -62,14 +62,14 @@ def test_staff_searches_an_order_as_they_type_and_opens_it(page, live_server, sh
     shot(page, "issue2-03-order-detail")
 
     page.go_back()
-    expect(page.get_by_placeholder("按订单号搜索")).to_have_value("69267777")
+    expect(page.get_by_placeholder("订单号、后 4 位、买家姓名或手机尾号")).to_have_value("69267777")
     expect(page.locator("#orders-results tbody tr")).to_have_count(1)
 
 
 def test_search_with_no_match_says_so(page, live_server, shop_world):
     sign_in(page, live_server.url, "/login", "ui-staff")
-    page.get_by_placeholder("按订单号搜索").press_sequentially("123", delay=30)
-    expect(page.locator("#orders-results")).to_contain_text("没有以 123 开头或结尾的订单号。")
+    page.get_by_placeholder("订单号、后 4 位、买家姓名或手机尾号").press_sequentially("123", delay=30)
+    expect(page.locator("#orders-results")).to_contain_text("没有找到。可以试试订单号或买家手机的后 4 位，或买家姓名。")
 
 
 def test_buyer_cannot_open_another_buyers_order_by_url(page, live_server, shop_world, shot):

@@ -27,6 +27,7 @@ def test_settlement_settings_fill_review_confirm(page, live_server, refund_world
     sign_in(page, live_server.url, "/login", "rf-boss")
     page.goto(live_server.url + "/settings/settlement")
     page.get_by_label("退款说明").fill("七天内未拆封可极速退款，退款原路返回，1-3 个工作日到账。")
+    page.get_by_label("支持极速退款").check()  # a real choice now, not a pre-ticked disabled box
     page.get_by_role("button", name="下一步：核对").click()
     expect(page.get_by_text("核对：买家将看到以下内容")).to_be_visible()
     shot(page, "issue6-01-settings-review")

@@ -33,6 +33,10 @@ CHAIN = [
     "0010_badge_indexes",
     "0011_server_sessions",
     "0012_signin_throttle",
+    "0013_two_factor",
+    "0014_funds_topup",
+    "0015_reason_codes",
+    "0016_order_buyer_search",
 ]
 BALANCES_0002 = "available_fen + held_fen + paid_out_fen = topped_up_fen"
 

@@ -149,7 +149,7 @@ def test_r3_5_database_refuses_non_positive_amounts_even_past_the_rules(db, make
 
     def ledger_row(amount_fen):
         return LedgerEntry(shop_id=ids[0], movement="hold", from_account="available", to_account="held",
-                           amount_fen=amount_fen, created_at=now)
+                           amount_fen=amount_fen, available_after_fen=0, created_at=now)
 
     for build in (payout_row, ledger_row):
         db.session.add(build(1))

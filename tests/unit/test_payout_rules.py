@@ -118,17 +118,21 @@ def test_r3_5_order_remaining_and_positive():
     f = replace(MAIN, order_committed_fen=7_000)
     assert rules.amount_refusals(f, 3_000) == []
     r = rules.amount_refusals(f, 3_001)
-    assert codes(r) == [Code.OVER_ORDER_REMAINING] and r[0].params == {"remaining": 3_000} and r[0].rule == "R3.5"
+    assert codes(r) == [Code.OVER_ORDER_REMAINING] and r[0].rule == "R3.5"
+    assert r[0].params == {"remaining": 3_000, "paid": 10_000, "committed": 7_000}  # the message names all three
     assert codes(rules.amount_refusals(f, 0)) == [Code.AMOUNT_NOT_POSITIVE]
     assert codes(rules.amount_refusals(f, -1)) == [Code.AMOUNT_NOT_POSITIVE]
 
 
-def test_r3_refusals_come_in_rule_order():
+def test_r3_refusals_come_binding_limit_first_ties_in_rule_order():
+    """The smallest allowance the amount exceeds comes first (it is the one shown); equal ones keep
+    the order of R3.1..R3.5."""
     f = replace(STAFF, order_paid_fen=3_000, funds_available_fen=1_000, shop_used_today_fen=1_499_000,
                 account_used_today_fen=19_000)
     assert codes(rules.amount_refusals(f, 6_000)) == [
-        Code.OVER_PER_PAYOUT_LIMIT, Code.OVER_ACCOUNT_DAILY_LIMIT, Code.OVER_SHOP_REMAINING, Code.INSUFFICIENT_FUNDS,
-        Code.OVER_ORDER_REMAINING,
+        Code.OVER_ACCOUNT_DAILY_LIMIT, Code.OVER_SHOP_REMAINING, Code.INSUFFICIENT_FUNDS,  # ¥10 each
+        Code.OVER_ORDER_REMAINING,  # ¥30
+        Code.OVER_PER_PAYOUT_LIMIT,  # ¥50
     ]
 
 

@@ -31,11 +31,13 @@ PERMISSION_TRUTH = {
     "quota.own":             (N,   Y,    N),  # a sub-account sees its own quota
     "settings.manage":       (Y,   N,    N),  # R11 settlement settings
     "funds.view":            (Y,   Y,    N),
+    "funds.topup":           (Y,   N,    N),  # money in is the main account's; staff read the funds page
     "aftersales.decide":     (Y,   Y,    N),  # staff within its refund limits (R22)
     "buyer.refunds":         (N,   N,    Y),
     "buyer.messages.view":   (N,   N,    Y),  # R25
     "account.sessions":      (Y,   Y,    Y),  # R27: everyone's own sessions
     "account.reauth":        (Y,   Y,    N),  # step-up: re-enter the password before money settings
+    "account.two_factor":    (Y,   Y,    N),  # a merchant's own two-factor sign-in; buyers have none
 }
 ROLES = (Role.MAIN, Role.STAFF, Role.BUYER)
 

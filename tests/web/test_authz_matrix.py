@@ -52,6 +52,8 @@ MATRIX = {
     "payouts.change": ("POST", "/orders/{order_a}/payouts/change", row(302, 200, 200, 404, 404, 403, 403)),
     "payouts.summary": ("GET", "/orders/{order_a}/payouts/summary", row(302, 200, 200, 404, 404, 403, 403)),
     "payouts.records": ("GET", "/payouts", MERCHANT_LIST),
+    "workday.home": ("GET", "/home", MERCHANT_LIST),
+    "workday.live": ("GET", "/home/live", MERCHANT_LIST),
     # R20/R21: payout_a was started by main_a and not yet sent. The requester or the main account
     # may withdraw it; deciding needs the main account or an approver, never the requester (a
     # refusal is flashed: 303), and a plain sub-account is refused (403).
@@ -61,6 +63,7 @@ MATRIX = {
     "payouts.approvals": ("GET", "/payouts/approvals", MERCHANT_LIST),
     "payouts.approvals_count": ("GET", "/payouts/approvals/count", MERCHANT_LIST),
     "payouts.export_csv": ("GET", "/payouts/export.csv", MERCHANT_LIST),
+    "payouts.export_xlsx": ("GET", "/payouts/export.xlsx", MERCHANT_LIST),
     "inbox.bell": ("GET", "/messages/bell", MERCHANT_LIST),
     "inbox.index": ("GET", "/messages", MERCHANT_LIST),
     "inbox.read": ("POST", "/messages/{message_a}/read", row(302, 303, 303, 404, 404, 403, 403)),
@@ -84,6 +87,11 @@ MATRIX = {
     "settings.confirm": ("POST", "/settings/settlement/confirm", row(302, 422, 403, 422, 403, 403, 403)),
     "settings.set_enabled": ("POST", "/settings/settlement/enabled", row(302, 422, 403, 422, 403, 403, 403)),
     "settings.funds": ("GET", "/funds", MERCHANT_LIST),
+    # Funds movements export: whoever sees the funds page. Top-up: the main account only (422: allowed
+    # in, the empty form refused); staff read the funds page without it.
+    "settings.funds_export_csv": ("GET", "/funds/export.csv", MERCHANT_LIST),
+    "settings.funds_export_xlsx": ("GET", "/funds/export.xlsx", MERCHANT_LIST),
+    "settings.funds_topup": ("POST", "/funds/topup", row(302, 422, 403, 422, 403, 403, 403)),
     # R22: staff_a has no refund permission: the case waits for the main account (403, said on the page).
     "merchant.approve": ("POST", "/after-sales/{case_a}/approve", row(302, 303, 403, 404, 404, 403, 403)),
     "merchant.reject": ("POST", "/after-sales/{case_a}/reject", row(302, 422, 403, 404, 404, 403, 403)),
@@ -107,6 +115,17 @@ MATRIX = {
     "account.end_session": ("POST", "/account/sessions/0123456789abcdef/end", row(302, 404, 404, 404, 404, 404, 404)),
     # Step-up re-authentication (ASVS 4.3.3): any merchant confirms its own password again.
     "step_up.confirm": ("GET", "/account/confirm-password", MERCHANT_LIST),
+    # Two-step verification (issue 12 point 3): a merchant's own. Without a set-up secret in the session,
+    # or with two-factor off, the changes go back to the page with a notice (303); buyers have none.
+    "two_factor.settings": ("GET", "/account/two-factor", MERCHANT_LIST),
+    "two_factor.enable": ("POST", "/account/two-factor/enable", row(302, 303, 303, 303, 303, 403, 403)),
+    "two_factor.disable": ("POST", "/account/two-factor/disable", row(302, 303, 303, 303, 303, 403, 403)),
+    "two_factor.regenerate": ("POST", "/account/two-factor/recovery-codes", row(302, 303, 303, 303, 303, 403, 403)),
+    # The code step of a sign-in: public; without a password step before it, back to sign in.
+    "auth.two_factor": ("GET", "/login/two-factor", REDIRECT),
+    # The main account requires it of its sub-accounts, and resets a sub-account's (staff_a has none: a notice).
+    "staff.require_two_factor": ("POST", "/staff/two-factor", row(302, 303, 403, 303, 403, 403, 403)),
+    "staff.reset_two_factor": ("POST", "/staff/{staff_a}/two-factor/reset", row(302, 303, 403, 404, 403, 403, 403)),
 }
 
 

@@ -80,6 +80,7 @@ FORM_FIELDS = {
     "settings.confirm": ("note", "back"),
     "settings.set_enabled": ("enabled",),
     "settings.payout_controls": ("undo_window_seconds", "payout_approval", "refund_approval"),
+    "settings.funds_topup": ("amount", "request_key"),
     "staff.create": ("login", "display_name", "password"),
     "staff.reset_password": ("password",),
     "staff.save_quota": ("enabled", "per_payout", "daily", "refund_enabled", "per_refund", "refund_daily"),
@@ -96,6 +97,12 @@ FORM_FIELDS = {
     "buyer.apply_refund": ("kind", "goods_intact"),
     "account.end_session": (),
     "account.end_others": (),
+    "two_factor.enable": ("code",),
+    "two_factor.disable": ("code", "recovery_code"),
+    "two_factor.regenerate": (),
+    "auth.two_factor": ("code", "recovery_code"),
+    "staff.require_two_factor": ("required",),
+    "staff.reset_two_factor": (),
     "channel_notify.notify": ("event_id", "payout_id", "state", "reference", "reason"),  # a signed JSON body
 }
 # Ending or replacing the session: fuzzed anonymously, and last for signed-in roles.
@@ -317,6 +324,8 @@ def valid_fields(w, endpoint: str) -> dict[str, str]:
         "settings.confirm": {"note": "Refunds within a day."},
         "channel_notify.notify": {"payout_id": str(w.notify_payout.id)},
         "step_up.confirm": {"password": PASSWORD},
+        # Never left switched on by the walk: staff A would then reach only the two-factor set-up page.
+        "staff.require_two_factor": {"required": "0"},
     }.get(endpoint, {})
 
 

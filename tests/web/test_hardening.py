@@ -54,7 +54,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 @pytest.mark.parametrize("lead", FORMULA_STARTS, ids=["eq", "plus", "minus", "at", "tab", "cr"])
 def test_csv_export_neutralises_formulas_in_every_text_cell(client, make, db, clock, login_as, lead):
     """Every cell a person typed (buyer name, note to the buyer, starter's name) is written with a
-    leading quote when it starts like a formula; no cell of the file starts like one."""
+    leading quote when it starts like a formula; no other cell of the file starts like one but the
+    order number, which is written ="<digits>" on purpose (web/exports.py)."""
     w = payout_world(make, db)
     evil_buyer = make.buyer(display_name=lead + 'HYPERLINK("http://evil","x")')
     evil_staff = make.account(w.shop, role="staff", display_name=lead + "SUM(A1:A9)")
@@ -70,7 +71,9 @@ def test_csv_export_neutralises_formulas_in_every_text_cell(client, make, db, cl
     assert buyer == "'" + lead + 'HYPERLINK("http://evil","x")'
     assert note == "'" + lead + "cmd|' /C calc'!A0"
     assert started_by == "'" + lead + "SUM(A1:A9)"
-    for cell in data[0]:
+    order_no = data[0][1]  # ours, not typed: ="<digits>" so Excel keeps every digit (a constant, no reference)
+    assert order_no == f'="{order.order_no}"'
+    for cell in data[0][:1] + data[0][2:]:
         assert not cell.startswith(FORMULA_STARTS), (cell, data[0])
 
 

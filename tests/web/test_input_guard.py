@@ -188,7 +188,8 @@ def test_a_control_character_in_the_refund_note_is_refused_with_the_note_kept(cl
         resp = client.post(f"/settings/settlement/{step}", data={"note": "七天内\u202e退款", "csrf_token": token})
         html = resp.get_data(as_text=True)
         assert resp.status_code == 422 and "Remove the control characters" in html and "七天内\u202e退款" in html
-    ok = client.post("/settings/settlement/review", data={"note": "七天内退款。\r\n运费由店铺承担。", "csrf_token": token})
+    ok = client.post("/settings/settlement/review", data={"note": "七天内退款。\r\n运费由店铺承担。", "fast_refund": "1",
+                                                          "csrf_token": token})
     assert ok.status_code == 200
 
 

@@ -33,11 +33,16 @@ def test_search_keeps_the_status_filter(client, world, login_as, make):
     assert shipped.order_no in html and paid.order_no not in html
 
 
-def test_nothing_found_says_neither_start_nor_end_in_chinese_and_english(client, world, login_as):
+def test_nothing_found_says_what_was_searched_and_what_to_try_in_chinese_and_english(client, world, login_as):
     login_as(world.staff_a)
-    assert "没有以 4242 开头或结尾的订单号。" in results(client, "q=4242")
+    html = results(client, "q=4242")
+    assert "搜索：订单号开头或结尾为 4242 · 买家手机尾号 4242。" in html and "找到 0 个订单" in html
+    assert "没有找到。可以试试订单号或买家手机的后 4 位，或买家姓名。" in html
     to_english(client)
-    assert "No order number starts or ends with 4242." in results(client, "q=4242")
+    html = results(client, "q=4242")
+    assert "Searched: order number starts or ends with 4242 · buyer&#39;s phone ends with 4242." in html
+    assert "0 orders found" in html
+    assert "Nothing found. Try the last 4 digits of the order number or of the buyer's phone, or the buyer's name." in html
 
 
 def test_more_than_a_page_asks_for_more_digits_in_chinese_and_english(client, world, login_as, make, app):
@@ -47,10 +52,39 @@ def test_more_than_a_page_asks_for_more_digits_in_chinese_and_english(client, wo
     login_as(world.staff_a)
     html = results(client, "q=7070")
     assert html.count('href="/orders/6926') == 2
-    assert "以 7070 开头或结尾的订单超过 2 个，请多输入几位数字以找到您要的订单。" in html
+    assert "仅显示前 2 条：请输入更多内容缩小范围。" in html
     assert "cursor=" not in html  # a search is one page: narrowing it down is the way on
     to_english(client)
     html = results(client, "q=7070")
-    assert "More than 2 orders start or end with 7070. Type more digits to find yours." in html
+    assert "Only the first 2 are shown: type more to narrow the search." in html
     html = results(client, "q=17070")  # a single match: no notice
-    assert html.count('href="/orders/6926') == 1 and "More than" not in html
+    assert html.count('href="/orders/6926') == 1 and "Only the first" not in html and "1 order found" in html
+
+
+def test_search_by_buyer_name_and_phone_tail_shows_the_tail_only(client, world, login_as, make):
+    login_as(world.staff_a)
+    hit = make.order(world.shop_a, world.buyer_x, order_no="6926000000000000901", buyer_name="王小明",
+                     buyer_phone="13800004821")
+    html = results(client, "q=4821")
+    assert f"/orders/{hit.order_no}" in html and "手机尾号 4821" in html
+    assert "13800004821" not in html  # the whole phone is never shown
+    html = results(client, "q=%E7%8E%8B")  # 王
+    assert f"/orders/{hit.order_no}" in html and "王小明" in html and "买家姓名以“王”开头" in html
+    html = results(client, "q=%E5%BC%A0")  # 张: nobody
+    assert "/orders/6926" not in html and "找到 0 个订单" in html
+
+
+def test_after_sales_search_links_order_numbers_and_keeps_what_was_typed(client, world, login_as, make):
+    login_as(world.main_a)
+    order = make.order(world.shop_a, world.buyer_x, order_no="6926000000000000902", buyer_name="李雷",
+                       buyer_phone="13900001234")
+    case = make.case(order)
+    other = make.case(world.order_a)
+    html = client.get("/after-sales?q=1234", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert f"/after-sales/{case.id}" in html and f"/after-sales/{other.id}\"" not in html
+    assert f'href="/orders/{order.order_no}"' in html  # order numbers link to the order
+    assert "找到 1 个售后单" in html
+    full = client.get("/after-sales?q=%E6%9D%8E").get_data(as_text=True)  # 李, without JavaScript
+    assert "<html" in full and 'value="李"' in full and f"/after-sales/{case.id}" in full
+    everything = client.get("/after-sales", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert f'href="/orders/{world.order_a.order_no}"' in everything and "搜索：" not in everything

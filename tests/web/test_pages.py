@@ -28,7 +28,7 @@ def test_search_finds_by_prefix_and_says_when_nothing_matches(client, world, log
     assert other.order_no in html and world.order_a.order_no not in html
     client.post("/lang", data={"lang": "en", "csrf_token": page_token(client, "/orders")})
     html = client.get("/orders?q=123", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "No order number starts or ends with 123." in html
+    assert "Searched: order number starts or ends with 123." in html and "0 orders found" in html
 
 
 def test_search_never_shows_another_shops_order(client, world, login_as):

@@ -42,7 +42,8 @@ def test_r11_fill_review_confirm_then_read_only(client, rw, login_as, db):
     token = page_token(client, "/settings/settlement")
     empty = client.post("/settings/settlement/review", data={"note": "  ", "csrf_token": token})
     assert empty.status_code == 422 and "Write the refund note buyers will see." in empty.get_data(as_text=True)
-    review = client.post("/settings/settlement/review", data={"note": "<b>七天</b>无理由", "csrf_token": token}).get_data(as_text=True)
+    review = client.post("/settings/settlement/review", data={"note": "<b>七天</b>无理由", "fast_refund": "1",
+                                                             "csrf_token": token}).get_data(as_text=True)
     assert "this is what buyers will see" in review and "&lt;b&gt;七天&lt;/b&gt;无理由" in review  # escaped, never raw HTML
     assert db.session.get(RefundSettings, rw.shop.id) is None  # nothing saved at review
     done = client.post("/settings/settlement/confirm", data={"note": "<b>七天</b>无理由", "csrf_token": token})

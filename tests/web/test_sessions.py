@@ -383,3 +383,23 @@ def test_r27_the_session_cookie_keeps_its_attributes(app, world, production):
     assert {"HttpOnly", "SameSite", "Path", "Expires"} <= attributes and "Domain" not in attributes
     assert "SameSite=Lax" in cookie and "Path=/" in cookie
     assert ("Secure" in attributes) is production
+
+
+@pytest.mark.parametrize("who, sign_in_page", [("buyer_x", "/buyer/login"), ("main_a", "/login")])
+def test_r27_a_session_expired_on_my_sessions_is_sent_to_its_own_sign_in_page(app, world, clock, who, sign_in_page):
+    """My sessions is a page of buyers and merchants alike: when the session that opened it has timed
+    out, the sign-in page is that of the account whose session it was (issue 12)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    client = signed_in(app, getattr(world, who))
+    assert client.get("/account/sessions").status_code == 200
+    clock.advance(minutes=30, seconds=1)
+    resp = client.get("/account/sessions")
+    assert resp.status_code == 302
+    target = urlsplit(resp.headers["Location"])
+    assert target.path == sign_in_page and parse_qs(target.query)["next"] == ["/account/sessions"]
+    # and an htmx request from that page is sent to the same sign-in page, as a whole page
+    client = signed_in(app, getattr(world, who))
+    clock.advance(minutes=30, seconds=1)
+    resp = client.get("/account/sessions", headers={"HX-Request": "true"})
+    assert resp.status_code == 204 and urlsplit(resp.headers["HX-Redirect"]).path == sign_in_page

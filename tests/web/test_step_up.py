@@ -202,7 +202,10 @@ def test_exactly_the_money_setting_routes_need_a_recent_password(app):
 
     protected = {ep for ep, view in app.view_functions.items() if needs_step_up(view)}
     assert protected == {"staff.create", "staff.save_quota", "staff.reset_password", "staff.set_approver",
-                         "settings.payout_controls", "settings.confirm", "settings.set_enabled"}
+                         "settings.payout_controls", "settings.confirm", "settings.set_enabled",
+                         # two-factor sign-in (tests/web/test_two_factor.py): one's own, and the staff's
+                         "two_factor.enable", "two_factor.disable", "two_factor.regenerate",
+                         "staff.require_two_factor", "staff.reset_two_factor"}
 
 
 def test_reading_the_pages_never_needs_the_password(client, pw, login_as, clock):

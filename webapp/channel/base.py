@@ -1,7 +1,10 @@
 """What AfterDesk needs from a payment channel. The payout id is the idempotency key: the
 channel must never pay one id twice, and must answer `status(id)` after any crash. Each submit
 carries a deadline (`not_after`): the channel never takes a request after it, so once the
-deadline has passed, "unknown" means "never" and the payout's money may be released."""
+deadline has passed, "unknown" means "never" and the payout's money may be released.
+
+Money in works the same way: a recharge (top-up of the funds account from the shop's bank) is
+idempotent by the top-up's id, carries its own `not_after`, and can be asked about after a crash."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,3 +55,13 @@ class PaymentChannel(Protocol):
 
     def status(self, payout_id: int, now: datetime) -> TransferStatus:
         """What the channel knows about this payout id. Raises TransientChannelError."""
+
+    def recharge(self, topup_id: int, shop_ref: str, amount_fen: int, now: datetime,
+                 not_after: datetime) -> ChannelAnswer:
+        """Take `amount_fen` from the shop's bank account into its funds account. Final at once:
+        accepted (the money was taken) or rejected with a reason. Idempotent by topup_id (a repeat
+        answers what was recorded); refused, nothing recorded, after `not_after`. Raises
+        TransientChannelError."""
+
+    def recharge_status(self, topup_id: int, now: datetime) -> TransferStatus:
+        """SUCCEEDED, FAILED, or UNKNOWN (never recorded) for this top-up id. Raises TransientChannelError."""

@@ -69,6 +69,27 @@ class HttpChannel:
             return TransferStatus(TransferState.UNKNOWN)  # only the channel's own "never recorded"
         return self._answer(response, payout_id)
 
+    def recharge(self, topup_id: int, shop_ref: str, amount_fen: int, now: datetime,
+                 not_after: datetime) -> ChannelAnswer:
+        """Money in (a top-up), final at once; idempotent by topup_id, never recorded after not_after."""
+        body = {"topup_id": topup_id, "idempotency_key": str(topup_id), "shop_ref": shop_ref,
+                "amount_fen": amount_fen, "not_after": int(not_after.timestamp())}
+        response = self._call("POST", "/v1/recharges", body, now)
+        if response.status_code == 409:
+            raise ChannelConflict(f"top-up {topup_id}: the channel holds this key with other details")
+        if response.status_code == 410:
+            raise TransientChannelError("expired", delivered=False)
+        answer = self._answer(response, topup_id, id_field="topup_id")
+        if answer.state == TransferState.FAILED:
+            return ChannelAnswer(accepted=False, reference=answer.reference, reason=answer.reason)
+        return ChannelAnswer(accepted=True, reference=answer.reference)
+
+    def recharge_status(self, topup_id: int, now: datetime) -> TransferStatus:
+        response = self._call("GET", f"/v1/recharges/{quote(str(topup_id), safe='')}", None, now)
+        if response.status_code == 404 and _json(response).get("state") == TransferState.UNKNOWN:
+            return TransferStatus(TransferState.UNKNOWN)
+        return self._answer(response, topup_id, id_field="topup_id")
+
     def _call(self, method: str, path: str, body: dict | None, now: datetime) -> httpx.Response:
         content = json.dumps(body).encode() if body is not None else b""
         headers = protocol.sign(self._secret, method, self._prefix + path, content, int(now.timestamp()))
@@ -88,17 +109,17 @@ class HttpChannel:
         return response
 
     @staticmethod
-    def _answer(response: httpx.Response, payout_id: int) -> TransferStatus:
+    def _answer(response: httpx.Response, payout_id: int, id_field: str = "payout_id") -> TransferStatus:
         data = _json(response)
         try:
-            if response.status_code != 200 or data["payout_id"] != payout_id:
+            if response.status_code != 200 or data[id_field] != payout_id:
                 raise ValueError("unexpected answer")
             state = TransferState(data["state"])
             if state == TransferState.UNKNOWN:
                 raise ValueError("a 200 never says unknown")
             return TransferStatus(state, data.get("reference"), data.get("reason"))
         except (KeyError, ValueError) as exc:
-            log.error("payment channel answered HTTP %s %r for payout %s", response.status_code, data, payout_id)
+            log.error("payment channel answered HTTP %s %r for %s %s", response.status_code, data, id_field, payout_id)
             raise TransientChannelError(f"unexpected answer HTTP {response.status_code}", delivered=True) from exc
 
 

@@ -18,6 +18,14 @@ POST /v1/transfers
     410 {"error": "expired"}   nothing recorded, see the not_after rule
 GET /v1/transfers/<idempotency_key>
     200 as above, or 404 {"state": "unknown"}: never recorded.
+POST /v1/recharges   (money in: a shop's top-up of its funds account from its bank)
+    {"topup_id": int, "idempotency_key": str, "shop_ref": str, "amount_fen": int,
+     "not_after": int unix seconds}
+    200 {"topup_id", "state": "succeeded"|"failed", "reference": str, "reason": str|null}
+        Final at once. Idempotent by idempotency_key (the app sends str(topup_id)); 409 and 410
+        as for transfers (same key with other details; nothing recorded after not_after).
+GET /v1/recharges/<idempotency_key>
+    200 as above, or 404 {"state": "unknown"}: never recorded.
 401 {"error": "missing"|"stale"|"bad_signature"} on any badly signed request;
 503 {"error": ...} on an outage or overload: try again.
 

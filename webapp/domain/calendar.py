@@ -28,3 +28,8 @@ def day_bounds(day: date, tz: ZoneInfo = SHOP_TZ) -> tuple[datetime, datetime]:
 def local(instant: datetime, tz: ZoneInfo = SHOP_TZ) -> datetime:
     """The instant as shop-local wall time, for display."""
     return _aware(instant).astimezone(tz)
+
+
+def next_day_start(instant: datetime, tz: ZoneInfo = SHOP_TZ) -> datetime:
+    """When the shop's next day begins (00:00 shop time), as a UTC instant: when daily limits start again."""
+    return day_bounds(shop_day(instant, tz), tz)[1]

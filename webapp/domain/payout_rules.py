@@ -63,21 +63,33 @@ RULE = {
     Code.AMOUNT_NOT_POSITIVE: "R3.5",
 }
 
-# Messages say what happened and what to do. Placeholders are amounts already formatted (¥).
+# Messages say, in plain words, what stops the payout (the limit by its name and amount, never
+# the rule number: RULE is for code and tests) and what to do next. Placeholders are formatted at
+# the edge: amounts as ¥, instants as shop time; %(until)s is when the shop's next day starts (R17),
+# when daily limits start again. A sub-account's next step is sometimes another (STAFF_MESSAGES):
+# it cannot top up, it asks the main account.
 MESSAGES = {
     Code.ORDER_COUNT_LIMIT: N_("This order already has %(count)s small payouts, the most one order can have. Failed payouts do not count."),
     Code.TOO_FREQUENT: N_("A payout was started for this order less than a minute ago. Wait until %(at)s and try again."),
     Code.NO_QUOTA: N_("Your account has no payout quota. Ask the main account to enable payouts for you and set your limits."),
     Code.ORDER_FULLY_PAID_OUT: N_("Payouts for this order already reach its paid amount of %(paid)s. Nothing more can be paid out for it."),
-    Code.SHOP_DAILY_CAP_REACHED: N_("The shop has reached its daily payout maximum of %(cap)s. Payouts can start again tomorrow (shop time)."),
+    Code.SHOP_DAILY_CAP_REACHED: N_("The shop has paid out its daily maximum of %(cap)s today. Payouts can start again at %(until)s (shop time)."),
     Code.OVER_PER_PAYOUT_LIMIT: N_("Above your per-payout limit of %(limit)s. Enter at most %(limit)s, or ask the main account to raise your quota."),
-    Code.OVER_ACCOUNT_DAILY_LIMIT: N_("This would pass your daily limit: %(remaining)s left of %(limit)s today. Enter less, or ask the main account to raise your quota."),
-    Code.OVER_SHOP_REMAINING: N_("Above what the shop may still pay out today: %(remaining)s left of %(cap)s."),
-    Code.INSUFFICIENT_FUNDS: N_("The funds account balance is too low: %(available)s available. Top up the funds account, then try again."),
-    Code.OVER_ORDER_REMAINING: N_("Above what is left of the order's paid amount: at most %(remaining)s."),
+    Code.OVER_ACCOUNT_DAILY_LIMIT: N_("You can pay out at most %(remaining)s more today: your daily limit is %(limit)s. Enter %(remaining)s or less, wait until %(until)s, or ask the main account to raise your quota."),
+    Code.OVER_SHOP_REMAINING: N_("The shop can pay out at most %(remaining)s more today: its daily maximum is %(cap)s. Enter %(remaining)s or less, or wait until %(until)s (shop time)."),
+    Code.INSUFFICIENT_FUNDS: N_("The funds account has only %(available)s available. Top up the funds account, then try again."),
+    Code.OVER_ORDER_REMAINING: N_("At most %(remaining)s can be paid out on this order: that is its paid amount. Enter %(remaining)s or less."),
     Code.AMOUNT_NOT_POSITIVE: N_("The amount must be more than ¥0.00."),
 }
+STAFF_MESSAGES = {
+    Code.INSUFFICIENT_FUNDS: N_("The funds account has only %(available)s available. Ask the main account to top up the funds account."),
+}
 ARREARS_MESSAGE = N_("The shop owes %(arrears)s in arrears from refunds the platform advanced. Top up the funds account to clear them before starting payouts.")
+ARREARS_MESSAGE_STAFF = N_("The shop owes %(arrears)s in arrears from refunds the platform advanced, so no payouts can start until they are cleared. Ask the main account to top up the funds account.")
+# Part of the order's paid amount is already paid out or on its way: say so, with both amounts.
+ORDER_PARTLY_PAID_OUT_MESSAGE = N_("At most %(remaining)s can still be paid out on this order: its paid amount is %(paid)s and %(committed)s is already paid out or on its way. Enter %(remaining)s or less.")
+# Nothing left of a sub-account's daily limit (told before an amount is typed).
+DAILY_LIMIT_USED_UP_MESSAGE = N_("You have used all of your daily limit of %(limit)s today. Payouts can start again at %(until)s (shop time), or ask the main account to raise your quota.")
 
 
 @dataclass(frozen=True)
@@ -122,7 +134,29 @@ class Refusal:
 
     @property
     def message(self) -> str:
-        return ARREARS_MESSAGE if self.params.get("arrears") else MESSAGES[self.code]
+        """The text for the main account (msgid, untranslated)."""
+        return self.message_for(staff=False)
+
+    def message_for(self, *, staff: bool) -> str:
+        """The text for whoever is paying: a sub-account's next step is sometimes another."""
+        if self.params.get("arrears"):
+            return ARREARS_MESSAGE_STAFF if staff else ARREARS_MESSAGE
+        if self.code == Code.OVER_ORDER_REMAINING and self.params.get("committed"):
+            return ORDER_PARTLY_PAID_OUT_MESSAGE
+        if self.code == Code.OVER_ACCOUNT_DAILY_LIMIT and self.params.get("remaining") == 0:
+            return DAILY_LIMIT_USED_UP_MESSAGE
+        if staff and self.code in STAFF_MESSAGES:
+            return STAFF_MESSAGES[self.code]
+        return MESSAGES[self.code]
+
+    @property
+    def allowance_fen(self) -> int | None:
+        """The amount this refusal's limit still allows (an R3 refusal), else None."""
+        if self.code == Code.INSUFFICIENT_FUNDS:
+            return 0 if self.params.get("arrears") else max(0, self.params["available"])
+        key = {Code.OVER_PER_PAYOUT_LIMIT: "limit", Code.OVER_ACCOUNT_DAILY_LIMIT: "remaining",
+               Code.OVER_SHOP_REMAINING: "remaining", Code.OVER_ORDER_REMAINING: "remaining"}.get(self.code)
+        return self.params[key] if key else None
 
 
 @dataclass(frozen=True)
@@ -186,7 +220,9 @@ def blocking_reasons(f: PayoutFacts) -> list[Refusal]:
 
 
 def amount_refusals(f: PayoutFacts, amount_fen: int) -> list[Refusal]:
-    """R3: every rule this amount breaks, in the order of R3.1..R3.5 (the first is shown first)."""
+    """R3: every rule this amount breaks, the limit that binds first: the smallest allowance the
+    amount exceeds (¥99,999 on a ¥19.80 order names the order's ¥19.80, not the shop's daily
+    maximum). Equal allowances keep the order of R3.1..R3.5. The first is the one shown."""
     if amount_fen <= 0:
         return [Refusal(Code.AMOUNT_NOT_POSITIVE)]
     out: list[Refusal] = []
@@ -205,8 +241,9 @@ def amount_refusals(f: PayoutFacts, amount_fen: int) -> list[Refusal]:
     elif amount_fen > f.funds_available_fen:
         out.append(Refusal(Code.INSUFFICIENT_FUNDS, {"available": f.funds_available_fen}))
     if amount_fen > a.order_remaining_fen:
-        out.append(Refusal(Code.OVER_ORDER_REMAINING, {"remaining": a.order_remaining_fen}))
-    return out
+        out.append(Refusal(Code.OVER_ORDER_REMAINING, {"remaining": a.order_remaining_fen, "paid": f.order_paid_fen,
+                                                       "committed": f.order_committed_fen}))
+    return sorted(out, key=lambda r: r.allowance_fen or 0)  # stable: ties stay in rule order
 
 
 def check_create(f: PayoutFacts, amount_fen: int) -> list[Refusal]:

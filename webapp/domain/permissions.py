@@ -40,6 +40,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Fast refunds: settlement settings are the main account's; staff may decide refund cases.
     "settings.manage": frozenset({Role.MAIN}),
     "funds.view": MERCHANT_ROLES,
+    # Money in (a top-up through the payment channel): the main account's; staff see the funds page read-only.
+    "funds.topup": frozenset({Role.MAIN}),
     "aftersales.decide": MERCHANT_ROLES,
     "buyer.refunds": frozenset({Role.BUYER}),
     # Buyer in-site messages (R25): only the buyer's own (R18).
@@ -48,6 +50,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "account.sessions": frozenset(Role),
     # Step-up re-authentication (ASVS 4.3.3): a merchant confirms its own password before money settings.
     "account.reauth": MERCHANT_ROLES,
+    # Two-factor sign-in (issue 12 point 3): a merchant sets up its own (buyers have none).
+    "account.two_factor": MERCHANT_ROLES,
 }
 
 

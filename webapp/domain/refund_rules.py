@@ -11,6 +11,33 @@ WINDOW = timedelta(days=7)  # R12: 7 x 24 h from the order's payment time
 NOTE_MAX_CHARS = 500
 
 
+class CaseReason(StrEnum):
+    """Why an after-sales case was opened, stored as this code (after_sales_case.reason) and said in
+    the reader's language at the edge. Migration 0015 turned the Chinese texts older code wrote into
+    these codes; any other text (none the app writes) is shown as it is."""
+
+    FAST_REFUND = "fast_refund"  # 极速退款: the buyer applied and fast refund applies (R13)
+    REFUND_APPLICATION = "refund_application"  # 退款申请: the buyer applied, the shop reviews (R23)
+    DAMAGED = "damaged"  # 商品破损
+    MISSING_ITEMS = "missing_items"  # 少发漏发
+    WRONG_SIZE = "wrong_size"  # 尺寸不合适
+    NO_REASON_7_DAYS = "no_reason_7_days"  # 七天无理由
+    QUALITY = "quality"  # 质量问题
+    SHIPPING_DISPUTE = "shipping_dispute"  # 运费争议
+
+
+CASE_REASON_LABELS = {
+    CaseReason.FAST_REFUND: N_("Fast refund"),
+    CaseReason.REFUND_APPLICATION: N_("Refund application"),
+    CaseReason.DAMAGED: N_("Goods damaged"),
+    CaseReason.MISSING_ITEMS: N_("Items missing from the parcel"),
+    CaseReason.WRONG_SIZE: N_("Wrong size"),
+    CaseReason.NO_REASON_7_DAYS: N_("7-day return, no reason needed"),
+    CaseReason.QUALITY: N_("Quality problem"),
+    CaseReason.SHIPPING_DISPUTE: N_("Shipping fee dispute"),
+}
+
+
 class Missing(StrEnum):
     """R10: what stops a shop from enabling fast refunds."""
 

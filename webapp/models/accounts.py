@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -30,7 +30,10 @@ class _LoginMixin(UserMixin):
 
 class MerchantAccount(_LoginMixin, Model):
     __tablename__ = "merchant_account"
-    __table_args__ = (CheckConstraint("role IN ('main', 'staff')", name="role_known"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('main', 'staff')", name="role_known"),
+        CheckConstraint("totp_enabled_at IS NULL OR totp_secret IS NOT NULL", name="totp_secret_when_enabled"),
+    )
     KIND = "m"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,8 +48,18 @@ class MerchantAccount(_LoginMixin, Model):
     is_approver: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Two-factor sign-in (TOTP, issue 12 point 3; domain/two_factor.py): the authenticator's base32
+    # secret, when it was turned on (None: off), and the last time step whose code was accepted
+    # (a code is never accepted twice, ASVS 2.8.4).
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     shop: Mapped[Shop] = relationship(lazy="joined")
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
 
     @property
     def role_enum(self) -> Role:

@@ -15,6 +15,8 @@ from .types import Fen, UTCDateTime
 
 
 ORDER_NO_LENGTH = 32
+BUYER_NAME_LENGTH = 64
+PHONE_LENGTH = 20  # digits with a country code at most; within reversed_text's ORDER_NO_LENGTH
 
 
 class bytewise(FunctionElement[str]):
@@ -80,6 +82,10 @@ class Order(Model):
         # columns named here; tests/services/test_order_search.py checks the collation and the plans.
         Index("ix_orders_shop_order_no", "shop_id", "order_no"),
         Index("ix_orders_shop_order_no_reversed", "shop_id", "order_no_reversed"),
+        # Search by buyer (migration 0016): the name by its first characters, the phone by its last
+        # digits (its reversed form by its first), each one range scan of the shop's slice, as above.
+        Index("ix_orders_shop_buyer_name", "shop_id", "buyer_name"),
+        Index("ix_orders_shop_buyer_phone_reversed", "shop_id", "buyer_phone_reversed"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -96,6 +102,15 @@ class Order(Model):
     )
     shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
     buyer_id: Mapped[int] = mapped_column(ForeignKey("buyer.id"))
+    # Who the order is for, as the order carries it (收货人 and their phone, kept with the order like
+    # the platform's order data; not looked up later): what merchants search by. The phone is shown
+    # masked (its last 4 digits); reversed, as a generated column, for "the phone ends with".
+    buyer_name: Mapped[str] = mapped_column(String(BUYER_NAME_LENGTH), default="", server_default="")
+    buyer_phone: Mapped[str | None] = mapped_column(String(PHONE_LENGTH), nullable=True)
+    buyer_phone_reversed: Mapped[str | None] = mapped_column(
+        String(PHONE_LENGTH).with_variant(String(PHONE_LENGTH, collation="C"), "postgresql"),
+        Computed(reversed_text(column("buyer_phone")), persisted=True), nullable=True,
+    )
     item_summary: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[int] = mapped_column(default=1)
     paid_fen: Mapped[int] = mapped_column(Fen)  # 实付金额

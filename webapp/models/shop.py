@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
@@ -33,6 +34,8 @@ class Shop(Model):
     # R20: payouts (and refunds a sub-account decides) at or above these need approval; None: off.
     payout_approval_fen: Mapped[int | None] = mapped_column(Fen, nullable=True)
     refund_approval_fen: Mapped[int | None] = mapped_column(Fen, nullable=True)
+    # Sub-accounts must use two-factor sign-in (issue 12 point 3): set by the main account; off by default.
+    staff_two_factor_required: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

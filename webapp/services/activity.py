@@ -19,8 +19,10 @@ ACTIONS = (
     "refund.apply", "refund.approve", "refund.reject", "refund.paid",
     "settings.fast_refund_confirm", "settings.fast_refund_on", "settings.fast_refund_off",
     "session.end", "session.end_others",
+    "two_factor.enable", "two_factor.disable", "two_factor.recovery_codes", "two_factor.recovery_used",
+    "two_factor.failed", "two_factor.reset", "settings.staff_two_factor_on", "settings.staff_two_factor_off",
 )
-GROUPS = ("payout.", "quota.", "staff.", "funds.", "refund.", "settings.", "session.")
+GROUPS = ("payout.", "quota.", "staff.", "funds.", "refund.", "settings.", "session.", "two_factor.")
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,14 @@ from .passwords import verify_password
 _Account = TypeVar("_Account", MerchantAccount, Buyer)
 
 
+class AccountDisabled(Exception):
+    """The login name and password match, but the account is disabled (a sub-account its main account
+    switched off). Raised only after the right password, so it tells nothing to someone without it."""
+
+
 def authenticate(session: AnySession, kind: str, login: str, password: str, now: datetime) -> MerchantAccount | Buyer | None:
-    """The account if the login name and password match and it is active, else None."""
+    """The account if the login name and password match and it is active, else None; AccountDisabled
+    if they match a disabled account."""
     if kind == "merchant":
         return _authenticate(session, MerchantAccount, login.strip().lower(), password, now)  # merchant logins are stored lowercase
     return _authenticate(session, Buyer, login.strip(), password, now)
@@ -25,8 +31,10 @@ def authenticate(session: AnySession, kind: str, login: str, password: str, now:
 def _authenticate(session: AnySession, model: type[_Account], name: str, password: str, now: datetime) -> _Account | None:
     account = session.scalar(select(model).where(model.login == name))
     ok = verify_password(account.password_hash if account else None, password)
-    if not ok or account is None or not account.active:
+    if not ok or account is None:
         return None
+    if not account.active:
+        raise AccountDisabled(account.id)
     with write_transaction(session):  # a write: on SQLite it must not upgrade a read transaction
         session.execute(update(model).where(model.id == account.id).values(last_login_at=now))
     return session.get(model, account.id, populate_existing=True)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from ..db import AnySession, write_transaction
+from ..domain.refund_rules import CaseReason
 from ..domain.states import CASE_TRANSITIONS, CaseKind, CaseStatus, OrderStatus, check_transition
 from ..models import AfterSalesCase, Buyer, MerchantAccount, Order, Shop
 from .passwords import hash_password
@@ -29,7 +30,8 @@ CATALOG = [
     ("空气炸锅 5L", 39900), ("扫地机器人", 129900), ("平板电脑 10英寸", 199900), ("笔记本支架", 6900),
     ("显示器 27英寸 4K", 299900), ("收纳箱 三件套", 4990), ("香薰蜡烛", 3900),
 ]
-CASE_REASONS = ["商品破损", "少发漏发", "尺寸不合适", "七天无理由", "质量问题", "运费争议"]
+CASE_REASONS = [CaseReason.DAMAGED, CaseReason.MISSING_ITEMS, CaseReason.WRONG_SIZE, CaseReason.NO_REASON_7_DAYS,
+                CaseReason.QUALITY, CaseReason.SHIPPING_DISPUTE]
 ORDER_COUNT = 300
 
 
@@ -83,6 +85,8 @@ def seed_demo(session: AnySession, now: datetime) -> SeedReport:
         buyers.append(buyer)
         logins.append((f"买家 {display}", login, DEMO_PASSWORD))
 
+    # Each buyer's phone, as the orders carry it (merchants find orders by its last digits).
+    phones = {b.id: f"1{rng.choice('3589')}{rng.randint(10**8, 10**9 - 1)}" for b in buyers}
     existing = set(session.scalars(select(Order.order_no).where(Order.order_no.startswith("6926"))))
     new_orders: list[Order] = []
     for i in range(ORDER_COUNT):
@@ -98,7 +102,8 @@ def seed_demo(session: AnySession, now: datetime) -> SeedReport:
         if order_no in existing:
             continue
         new_orders.append(Order(
-            order_no=order_no, shop_id=shop.id, buyer_id=buyer.id, item_summary=item, quantity=qty,
+            order_no=order_no, shop_id=shop.id, buyer_id=buyer.id, buyer_name=buyer.display_name,
+            buyer_phone=phones[buyer.id], item_summary=item, quantity=qty,
             paid_fen=price * qty, paid_at=now - age, status=status,
         ))
     session.add_all(new_orders)
@@ -127,11 +132,12 @@ def seed_demo(session: AnySession, now: datetime) -> SeedReport:
 
     # Funds and staff quotas, once: shop A ¥50,000 and quotas for its first staff member.
     from ..models import FundsAccount, PayoutQuota
+    from ..models.funds import Memo
     from . import ledger
 
     for shop, amount in zip(shops, (5_000_000, 500_000), strict=True):
         if session.get(FundsAccount, shop.id) is None:
-            ledger.topup(session, shop.id, amount, now, memo="demo top-up")
+            ledger.topup(session, shop.id, amount, now, memo=Memo.TOPUP_DEMO)
             created["topups"] = created.get("topups", 0) + 1
     for shop in shops:
         staff = session.scalars(select(MerchantAccount).where(

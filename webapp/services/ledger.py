@@ -1,16 +1,20 @@
 """The funds account and its double-entry ledger (R6 money, R13 later)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Row, Select, and_, case, func, or_, select
+from sqlalchemy.orm import aliased
 
 from ..db import AnySession, write_transaction
-from ..models import FundsAccount, LedgerAccount, LedgerEntry, Movement
-from ..models.funds import MOVEMENT_LEGS
+from ..domain.calendar import day_bounds
+from ..models import AfterSalesCase, FundsAccount, LedgerAccount, LedgerEntry, MerchantAccount, Movement, Order, Payout
+from ..models.funds import MOVEMENT_LEGS, Memo
 from ..domain.refund_rules import recovery
 from . import audit
+from .queries import Page, decode_cursor, encode_cursor
 from .rows import lock_or_create
 
 # Which cached balance column each ledger account maps to (OUTSIDE has none: it is the world).
@@ -32,15 +36,16 @@ def post(session: AnySession, funds: FundsAccount, movement: Movement, amount_fe
          payout_id: int | None = None, case_id: int | None = None, actor_id: int | None = None,
          memo: str = "") -> LedgerEntry:
     """Write one movement (a debit and a credit leg of the same amount) and update the cached
-    balances of the locked funds account. The database refuses a balance below zero."""
+    balances of the locked funds account. The database refuses a balance below zero.
+
+    The row records the available balance after it (the funds page's running balance). Movements
+    of a shop are written one at a time under its funds lock, so they are stamped in that order:
+    never before the shop's previous movement (a request whose clock read came before another's
+    commit waits for the lock and is stamped after it), which keeps (created_at, id) the order the
+    money moved in."""
     if amount_fen <= 0:
         raise ValueError("a movement moves a positive amount")
     source, target = MOVEMENT_LEGS[movement]
-    entry = LedgerEntry(
-        shop_id=funds.shop_id, movement=movement, from_account=source, to_account=target, amount_fen=amount_fen,
-        payout_id=payout_id, case_id=case_id, actor_id=actor_id, memo=memo, created_at=now,
-    )
-    session.add(entry)
     if source in _COLUMN:
         setattr(funds, _COLUMN[source], getattr(funds, _COLUMN[source]) - amount_fen)
     if target in _COLUMN:
@@ -51,24 +56,42 @@ def post(session: AnySession, funds: FundsAccount, movement: Movement, amount_fe
         funds.arrears_fen += amount_fen
     if target == LedgerAccount.ADVANCE:  # paid back
         funds.arrears_fen -= amount_fen
-    funds.updated_at = now
+    at = max(now, funds.updated_at) if funds.updated_at is not None else now
+    entry = LedgerEntry(
+        shop_id=funds.shop_id, movement=movement, from_account=source, to_account=target, amount_fen=amount_fen,
+        payout_id=payout_id, case_id=case_id, actor_id=actor_id, memo=memo, available_after_fen=funds.available_fen,
+        created_at=at,
+    )
+    session.add(entry)
+    funds.updated_at = at
     return entry
 
 
-def topup(session: AnySession, shop_id: int, amount_fen: int, now: datetime, actor=None, memo: str = "") -> FundsAccount:
-    """Money in. Outstanding arrears are recovered from it first (R13: 追缴)."""
+def credit_topup(session: AnySession, funds: FundsAccount, amount_fen: int, now: datetime, *, actor=None,
+                 memo: str, ip: str | None = None, audit_extra: dict | None = None) -> int:
+    """Money in, on the locked funds account: the top-up, then outstanding arrears recovered from it
+    first (R13: 追缴), and the activity row (R19). The one rule for every top-up (the funds page's,
+    the CLI's, the demo's). Returns what went to the arrears."""
+    before = {"available_fen": funds.available_fen, "arrears_fen": funds.arrears_fen}
+    actor_id = getattr(actor, "id", None)
+    post(session, funds, Movement.TOPUP, amount_fen, now, actor_id=actor_id, memo=memo)
+    recovered = recovery(amount_fen, funds.arrears_fen)
+    if recovered:
+        post(session, funds, Movement.RECOVER, recovered, now, actor_id=actor_id, memo=Memo.ARREARS_RECOVERED)
+    audit.record(session, shop_id=funds.shop_id, actor=actor, action="funds.topup", target_type="funds_account",
+                 target_id=funds.shop_id, now=now, ip=ip, before=before, after={
+                     "available_fen": funds.available_fen, "amount_fen": amount_fen,
+                     "arrears_fen": funds.arrears_fen, "recovered_fen": recovered, **(audit_extra or {})})
+    return recovered
+
+
+def topup(session: AnySession, shop_id: int, amount_fen: int, now: datetime, actor=None,
+          memo: str = Memo.TOPUP_CLI) -> FundsAccount:
+    """Money in without a payment channel (the operator's CLI, the demo). Outstanding arrears are
+    recovered from it first (R13: 追缴)."""
     with write_transaction(session):
         funds = lock_funds(session, shop_id, now)
-        before = {"available_fen": funds.available_fen, "arrears_fen": funds.arrears_fen}
-        actor_id = getattr(actor, "id", None)
-        post(session, funds, Movement.TOPUP, amount_fen, now, actor_id=actor_id, memo=memo)
-        recovered = recovery(amount_fen, funds.arrears_fen)
-        if recovered:
-            post(session, funds, Movement.RECOVER, recovered, now, actor_id=actor_id, memo="arrears recovered")
-        audit.record(session, shop_id=shop_id, actor=actor, action="funds.topup", target_type="funds_account",
-                     target_id=shop_id, now=now, before=before, after={
-                         "available_fen": funds.available_fen, "amount_fen": amount_fen,
-                         "arrears_fen": funds.arrears_fen, "recovered_fen": recovered})
+        credit_topup(session, funds, amount_fen, now, actor=actor, memo=memo)
     return funds
 
 
@@ -105,9 +128,67 @@ def funds_of(session: AnySession, shop_id: int) -> FundsAccount | None:
     return session.get(FundsAccount, shop_id)
 
 
-def entries(session: AnySession, shop_id: int, cursor: str | None = None, limit: int = 25):
-    """The shop's ledger movements, newest first (keyset pages)."""
-    from .queries import keyset
+@dataclass(frozen=True)
+class MovementFilter:
+    """The funds page's filters: one kind of movement, shop-local days from and to (R17)."""
 
-    return keyset(session, select(LedgerEntry).where(LedgerEntry.shop_id == shop_id), LedgerEntry.created_at, LedgerEntry.id,
-                  cursor, limit)
+    kind: str = ""  # a Movement value, or "" for all
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def _movements(shop_id: int, f: MovementFilter) -> Select:
+    """The shop's movements as plain rows, each with what the page says about it: the order of its
+    payout or case (two primary-key joins) and who moved it; newest first by (created_at, id), the
+    order they happened in. Read through (shop, created_at, id), or (shop, movement, created_at, id)
+    for one kind: a page costs the same at any length of history."""
+    payout_order, case_order = aliased(Order), aliased(Order)
+    stmt = (
+        select(LedgerEntry.id, LedgerEntry.created_at, LedgerEntry.movement, LedgerEntry.amount_fen,
+               LedgerEntry.available_after_fen, LedgerEntry.payout_id, LedgerEntry.case_id, LedgerEntry.memo,
+               func.coalesce(payout_order.order_no, case_order.order_no).label("order_no"),
+               MerchantAccount.display_name.label("actor_name"))
+        .select_from(LedgerEntry)
+        .outerjoin(Payout, Payout.id == LedgerEntry.payout_id)
+        .outerjoin(payout_order, payout_order.id == Payout.order_id)
+        .outerjoin(AfterSalesCase, AfterSalesCase.id == LedgerEntry.case_id)
+        .outerjoin(case_order, case_order.id == AfterSalesCase.order_id)
+        .outerjoin(MerchantAccount, MerchantAccount.id == LedgerEntry.actor_id)
+        .where(LedgerEntry.shop_id == shop_id)
+    )
+    if f.kind:
+        stmt = stmt.where(LedgerEntry.movement == f.kind)
+    if f.date_from:
+        stmt = stmt.where(LedgerEntry.created_at >= day_bounds(f.date_from)[0])
+    if f.date_to:
+        stmt = stmt.where(LedgerEntry.created_at < day_bounds(f.date_to)[1])
+    return stmt.order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+
+
+def _older_than(stmt: Select, after: tuple[datetime, int] | None) -> Select:
+    if after is None:
+        return stmt
+    at, pk = after
+    return stmt.where(or_(LedgerEntry.created_at < at, and_(LedgerEntry.created_at == at, LedgerEntry.id < pk)))
+
+
+def movements(session: AnySession, shop_id: int, f: MovementFilter, cursor: str | None = None,
+              limit: int = 25) -> Page[Row]:
+    """One page of movements (keyset, no OFFSET): `limit` rows after the cursor, and the next cursor."""
+    rows = session.execute(_older_than(_movements(shop_id, f), decode_cursor(cursor)).limit(limit + 1)).all()
+    if len(rows) <= limit:
+        return Page(rows, None)
+    rows = rows[:limit]
+    return Page(rows, encode_cursor(rows[-1].created_at, rows[-1].id))
+
+
+def export_movements(session: AnySession, shop_id: int, f: MovementFilter, batch: int = 1000) -> Iterator[Row]:
+    """Every matching movement, newest first, as plain rows: one query per `batch` rows."""
+    stmt = _movements(shop_id, f).limit(batch)
+    after: tuple[datetime, int] | None = None
+    while True:
+        rows = session.execute(_older_than(stmt, after)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = (rows[-1].created_at, rows[-1].id)

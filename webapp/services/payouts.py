@@ -152,8 +152,15 @@ def eligibility(session: AnySession, actor: MerchantAccount, order_no: str, now:
 
 def check_amount(session: AnySession, actor: MerchantAccount, order_no: str, amount_fen: int, now: datetime) -> list[rules.Refusal]:
     """R3 for inline validation (no locks); creation re-checks under lock."""
+    return amount_check(session, actor, order_no, amount_fen, now)[1]
+
+
+def amount_check(session: AnySession, actor: MerchantAccount, order_no: str, amount_fen: int | None,
+                 now: datetime) -> tuple[Eligibility, list[rules.Refusal]]:
+    """The order's eligibility and allowances now (the limits beside the amount), and what refuses
+    this amount (the binding limit first); no amount yet: what blocks any payout. No locks."""
     e = eligibility(session, actor, order_no, now)
-    return rules.check_create(e.facts, amount_fen)
+    return e, (e.reasons if amount_fen is None else rules.check_create(e.facts, amount_fen))
 
 
 # --- creating -------------------------------------------------------------------------------
@@ -263,20 +270,22 @@ def _snapshot(p: Payout) -> dict:
 
 # --- continue payout (R6) -------------------------------------------------------------------
 
-def continue_payout(session: AnySession, actor: MerchantAccount, payout_id: int, now: datetime, ip: str | None = None) -> Payout:
+def continue_payout(session: AnySession, actor: MerchantAccount, payout_id: int, now: datetime, ip: str | None = None) -> bool:
     """继续打款: put a pending payout at the front of the queue, skipping the rest of its undo window
     (R21). Never pays twice: the worker submits with the payout id as the channel's idempotency
-    key, and only a pending payout moves."""
+    key, and only a pending payout moves. True: it was pending and goes to the channel now; False:
+    it was no longer pending (already sent, settled, cancelled or awaiting approval), nothing changed."""
     with write_transaction(session):
         payout = lock(session, Payout, Payout.id == payout_id, Payout.shop_id == actor.shop_id)
         if payout is None:
             raise OrderNotFound(str(payout_id))
-        if payout.status == PayoutStatus.PENDING:
+        sent_now = payout.status == PayoutStatus.PENDING
+        if sent_now:
             payout.next_attempt_at = now
             payout.updated_at = now
             audit.record(session, shop_id=payout.shop_id, actor=actor, action="payout.continue", target_type="payout",
                          target_id=payout.id, now=now, ip=ip)
-    return payout
+    return sent_now
 
 
 # --- approval (R20) and withdrawal (R20, R21) ------------------------------------------------------

@@ -12,6 +12,8 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..db import AnySession
+from ..domain import search
+from ..domain.search import SearchQuery
 from ..models import AfterSalesCase, MerchantAccount, Order, Payout, Shop
 from ..models.orders import ORDER_NO_LENGTH, bytewise
 from .errors import CaseNotFound, OrderNotFound, PayoutNotFound
@@ -74,10 +76,22 @@ class OrderPage(Page[Order]):
     more: bool = False
 
 
-def _after(prefix: str) -> str:
-    """The least string above every string that starts with `prefix` (bytewise): its last
-    character incremented. A normalized search holds only [0-9A-Za-z], so this never overflows."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+def _after(prefix: str) -> str | None:
+    """The least string above every string that starts with `prefix` (by code point, which is the
+    bytewise order of UTF-8): its last character incremented (past the surrogates, which UTF-8
+    cannot hold); None when there is no such string (only U+10FFFF characters)."""
+    last = ord(prefix[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:
+        last = 0xE000
+    if last > 0x10FFFF:
+        return _after(prefix[:-1]) if len(prefix) > 1 else None
+    return prefix[:-1] + chr(last)
+
+
+def _starts_with(key, prefix: str):
+    """`key` starts with `prefix` as an index range (never LIKE: generic plans use the index too)."""
+    upper = _after(prefix)
+    return and_(key >= prefix, key < upper) if upper is not None else key >= prefix
 
 
 def _with_status(stmt: Select, status: str) -> Select:
@@ -90,48 +104,82 @@ def _with_status(stmt: Select, status: str) -> Select:
     return stmt
 
 
-def shop_orders(session: AnySession, shop_id: int, *, q: str = "", status: str = "", cursor: str | None = None,
-                limit: int = 25) -> OrderPage:
-    """The shop's orders, newest first by keyset; with `q`, a search by number (see search_orders)."""
-    q = normalize_order_no(q)
-    if q:
-        return search_orders(session, shop_id, q, status=status, limit=limit)
+def shop_orders(session: AnySession, shop_id: int, *, q: str | SearchQuery = "", status: str = "",
+                cursor: str | None = None, limit: int = 25) -> OrderPage:
+    """The shop's orders, newest first by keyset; with `q` (the search box's text, or parsed), a
+    search (see find_orders)."""
+    query = q if isinstance(q, SearchQuery) else search.parse(q)
+    if not query.empty:
+        return find_orders(session, shop_id, query, status=status, limit=limit)
     page = keyset(session, _with_status(select(Order).where(Order.shop_id == shop_id), status),
                   Order.paid_at, Order.id, cursor, limit)
     return OrderPage(page.rows, page.next_cursor)
 
 
 def search_orders(session: AnySession, shop_id: int, q: str, *, status: str = "", limit: int = 25) -> OrderPage:
-    """Orders of the shop whose number starts with `q` (by number), then those whose number ends
-    with it (by number; none twice): at most `limit`, and `more` when there are others.
-
-    Each group is one range scan of an index on (shop_id, key), `key >= q AND key < q_next` (never
-    LIKE, so generic plans use the index too), read in index order with LIMIT `limit` + 1: the cost
-    is the same at 200 k or 1.2 M orders and however many match (a status filter is checked on the
-    rows the scan reads, so a rare status makes it read further). "Ends with q" is "the reversed
-    number starts with q reversed" (orders.order_no_reversed). Both keys compare bytewise, as
-    their indexes are built (models/orders.py)."""
+    """Orders of the shop whose number starts or ends with `q` (see find_orders)."""
     q = normalize_order_no(q)
     if not q:
         raise ValueError("an order search needs a number")
-    number = bytewise(Order.order_no)
-    starts = and_(number >= q, number < _after(q))
+    return find_orders(session, shop_id, SearchQuery(q, order_no=q), status=status, limit=limit)
+
+
+def _search_groups(query: SearchQuery) -> list[tuple[object, object, bool]]:
+    """(condition, index key, shown by number) of each way the search finds an order, in the order
+    the page lists them: number starts with, number ends with, phone ends with, name starts with."""
+    groups: list[tuple[object, object, bool]] = []
+    if query.order_no:
+        number = bytewise(Order.order_no)
+        groups.append((_starts_with(number, query.order_no), number, True))
+        groups.append((_starts_with(Order.order_no_reversed, query.order_no[::-1]), Order.order_no_reversed, True))
+    if query.phone_tail:
+        groups.append((_starts_with(Order.buyer_phone_reversed, query.phone_tail[::-1]), Order.buyer_phone_reversed,
+                       False))
+    if query.buyer_name:
+        name = bytewise(Order.buyer_name)
+        groups.append((_starts_with(name, query.buyer_name), name, False))
+    return groups
+
+
+def find_orders(session: AnySession, shop_id: int, query: SearchQuery, *, status: str = "",
+                limit: int = 25) -> OrderPage:
+    """The shop's orders the search finds: those whose number starts with it (by number), then
+    ends with it (by number), then whose buyer's phone ends with it, then whose buyer's name starts
+    with it (newest first): none twice, at most `limit`, and `more` when others match too.
+
+    Each way is one range scan of an index on (shop_id, key), `key >= q AND key < q_next`, read in
+    index order with LIMIT `limit` + 1: the cost is the same at 200 k or 1.2 M orders and however
+    many match (a status filter is checked on the rows the scan reads, so a rare status makes it
+    read further). "Ends with q" is "the reversed key starts with q reversed" (generated columns
+    orders.order_no_reversed and orders.buyer_phone_reversed). Keys compare bytewise, as their
+    indexes are built (models/orders.py)."""
     base = _with_status(select(Order).where(Order.shop_id == shop_id), status)
+    rows: list[Order] = []
+    for condition, key, by_number in _search_groups(query):
+        room = limit - len(rows)
+        stmt = base.where(condition)  # type: ignore[arg-type]
+        if rows:  # none twice
+            stmt = stmt.where(Order.id.not_in([o.id for o in rows]))
+        found = list(session.scalars(stmt.order_by(key).limit(room + 1)).unique())  # type: ignore[arg-type]
+        if len(found) > room:
+            rows += _shown(found[:room], by_number)
+            return OrderPage(rows, None, more=True)
+        rows += _shown(found, by_number)
+    return OrderPage(rows, None, more=False)
 
-    rows = list(session.scalars(base.where(starts).order_by(number).limit(limit + 1)).unique())
-    if len(rows) > limit:
-        return OrderPage(rows[:limit], None, more=True)
 
-    tail = q[::-1]
-    room = limit - len(rows)
-    ends_stmt = base.where(Order.order_no_reversed >= tail, Order.order_no_reversed < _after(tail))
-    if rows:  # every order that starts with q is on the page already: none twice
-        ends_stmt = ends_stmt.where(Order.id.not_in([o.id for o in rows]))
-    ends = list(session.scalars(ends_stmt.order_by(Order.order_no_reversed).limit(room + 1)).unique())
-    more = len(ends) > room
-    # Read in the index's order (reversed numbers), shown by number like the first group.
-    rows += sorted(ends[:room], key=lambda o: o.order_no)
-    return OrderPage(rows, None, more=more)
+def _shown(found: list[Order], by_number: bool) -> list[Order]:
+    """A group read in its index's order, shown by number (numbers) or newest first (buyers)."""
+    if by_number:
+        return sorted(found, key=lambda o: o.order_no)
+    return sorted(found, key=lambda o: (o.paid_at, o.id), reverse=True)
+
+
+def matching_order_ids(session: AnySession, shop_id: int, query: SearchQuery, limit: int) -> tuple[list[int], bool]:
+    """The ids of at most `limit` of the shop's orders the search finds (find_orders), and whether
+    there are more: what the after-sales and payout lists search through."""
+    page = find_orders(session, shop_id, query, limit=limit)
+    return [o.id for o in page.rows], page.more
 
 
 def shop_order(session: AnySession, shop_id: int, order_no: str) -> Order | None:
@@ -147,14 +195,32 @@ def buyer_order(session: AnySession, buyer_id: int, order_no: str) -> Order | No
     return session.scalar(select(Order).where(Order.buyer_id == buyer_id, Order.order_no == order_no))
 
 
+@dataclass(frozen=True)
+class CasePage(Page[AfterSalesCase]):
+    """The after-sales list. A search (`q`) is one page without a cursor, over the cases of the
+    first SEARCH_ORDERS orders the search finds; `more` when there are more of either."""
+
+    more: bool = False
+
+
+SEARCH_ORDERS = 200  # how many matching orders a search of after-sales or payouts looks through
+
+
 def shop_cases(session: AnySession, shop_id: int, *, status: str = "", fast: bool = False, cursor: str | None = None,
-               limit: int = 25) -> Page[AfterSalesCase]:
+               limit: int = 25, q: str | SearchQuery = "") -> CasePage:
     stmt = select(AfterSalesCase).where(AfterSalesCase.shop_id == shop_id).options(joinedload(AfterSalesCase.order))
     if status:
         stmt = stmt.where(AfterSalesCase.status == status)
     if fast:
         stmt = stmt.where(AfterSalesCase.fast.is_(True))
-    return keyset(session, stmt, AfterSalesCase.created_at, AfterSalesCase.id, cursor, limit)
+    query = q if isinstance(q, SearchQuery) else search.parse(q)
+    if not query.empty:
+        order_ids, more_orders = matching_order_ids(session, shop_id, query, SEARCH_ORDERS)
+        stmt = stmt.where(AfterSalesCase.order_id.in_(order_ids or [0]))
+        page = keyset(session, stmt, AfterSalesCase.created_at, AfterSalesCase.id, None, limit)
+        return CasePage(page.rows, None, more=more_orders or page.next_cursor is not None)
+    page = keyset(session, stmt, AfterSalesCase.created_at, AfterSalesCase.id, cursor, limit)
+    return CasePage(page.rows, page.next_cursor)
 
 
 def shop_case(session: AnySession, shop_id: int, case_id: int) -> AfterSalesCase | None:
@@ -264,6 +330,13 @@ def shop(session: AnySession, shop_id: int) -> Shop:
     found = session.get(Shop, shop_id)
     assert found is not None  # the signed-in account's shop (a foreign key)
     return found
+
+
+def shop_names(session: AnySession, shop_ids: set[int]) -> dict[int, str]:
+    """The names of these shops (a buyer's orders say which shop each is from), in one read."""
+    if not shop_ids:
+        return {}
+    return {i: n for i, n in session.execute(select(Shop.id, Shop.name).where(Shop.id.in_(shop_ids)))}
 
 
 def shop_account(session: AnySession, shop_id: int, account_id: int | None) -> MerchantAccount | None:

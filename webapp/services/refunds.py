@@ -18,6 +18,7 @@ from ..domain.calendar import shop_day
 from ..models import (
     AccountDayUsage, AfterSalesCase, Buyer, CaseEvent, MerchantAccount, Movement, Order, PayoutQuota, RefundSettings, Shop,
 )
+from ..models.funds import Memo
 from . import audit, errors, inbox, ledger
 from .rows import lock, lock_or_create
 
@@ -177,7 +178,7 @@ def _pay_refund(session: AnySession, funds, order: Order, case: AfterSalesCase, 
                     actor_id=getattr(actor, "id", None))
     if funding.advanced_fen:
         ledger.post(session, funds, Movement.ADVANCE, funding.advanced_fen, now, case_id=case.id,
-                    memo="platform advance (平台垫付)")
+                    memo=Memo.PLATFORM_ADVANCE)
     check_transition(CASE_TRANSITIONS, CaseStatus(case.status), CaseStatus.REFUNDED)
     case.status = CaseStatus.REFUNDED
     case.refund_fen = amount_fen
@@ -242,7 +243,8 @@ def apply(session: AnySession, buyer: Buyer, order_no: str, *, kind: str, goods_
         fast = route == rules.Route.AUTOMATIC
         case = AfterSalesCase(
             shop_id=order.shop_id, order_id=order.id, buyer_id=buyer.id, kind=kind, requested_fen=refundable,
-            reason="极速退款" if fast else "退款申请", status=CaseStatus.AWAITING_MERCHANT,
+            reason=rules.CaseReason.FAST_REFUND if fast else rules.CaseReason.REFUND_APPLICATION,
+            status=CaseStatus.AWAITING_MERCHANT,
             created_at=now, fast=fast, goods_intact=goods_intact, review_why=why.value if why else None,
         )
         session.add(case)

@@ -215,12 +215,17 @@ class Attempt:
     device: list[DeviceEntry]
     reserved: list[tuple[str, int]] = field(default_factory=list)
 
-    def succeeded(self, cfg: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-        """The password was right: give the reservations back, and remember this browser for this login.
-        Returns the device cookie to set (keyword arguments of `Response.set_cookie`)."""
+    def release(self) -> None:
+        """Give the reservations back without trusting this browser: the password was right, but the
+        sign-in still needs its second step (two-factor), which reserves again for its code."""
         for key, resets_at_ms in self.reserved:
             self.store.give_back(key, resets_at_ms)
         self.reserved = []
+
+    def succeeded(self, cfg: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+        """The password was right: give the reservations back, and remember this browser for this login.
+        Returns the device cookie to set (keyword arguments of `Response.set_cookie`)."""
+        self.release()
         now_s, lifetime_s = int(now.timestamp()), _lifetime_s(cfg)
         entry = DeviceEntry(self.account, secrets.token_urlsafe(16), now_s)  # a new nonce: a new device budget
         entries = remember(self.device, entry, int(cfg["LOGIN_DEVICE_COOKIE_ENTRIES"]), now_s, lifetime_s)

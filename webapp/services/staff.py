@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..db import AnySession, write_transaction
 from ..domain import accounts as rules
-from ..domain.calendar import shop_day
+from ..domain.calendar import day_bounds, shop_day
 from ..domain.permissions import Role
-from ..models import AccountDayUsage, MerchantAccount, PayoutQuota, Shop
+from ..domain.states import PAYOUT_COMMITTED
+from ..models import AccountDayUsage, MerchantAccount, Payout, PayoutQuota, Shop, ShopDayUsage
 from . import audit, errors, sessions
 from .passwords import hash_password
 from .rows import lock, lock_or_create
@@ -35,7 +36,28 @@ class NotInShop(errors.AccountNotFound):
 class StaffRow:
     account: MerchantAccount
     quota: PayoutQuota | None
-    used_today_fen: int
+    used_today_fen: int  # payouts this account started today that count against the caps
+    shop_used_today_fen: int | None = None  # the main account's row: the whole shop's today (its limit is the shop's)
+
+
+def _main_used_today(session: AnySession, account: MerchantAccount, now: datetime) -> int:
+    """What the main account itself started today (pending, processing, succeeded; awaiting
+    approval): it has no quota, so no day counter of its own; its payouts, read by the day's bounds."""
+    start, end = day_bounds(shop_day(now))
+    return int(session.scalar(select(func.coalesce(func.sum(Payout.amount_fen), 0)).where(
+        Payout.shop_id == account.shop_id, Payout.created_at >= start, Payout.created_at < end,
+        Payout.started_by_id == account.id, Payout.status.in_(PAYOUT_COMMITTED))) or 0)
+
+
+def _shop_used_today(session: AnySession, shop_id: int, now: datetime) -> int:
+    usage = session.get(ShopDayUsage, (shop_id, shop_day(now)), populate_existing=True)
+    return usage.committed_fen if usage else 0
+
+
+def _row_of(session: AnySession, account: MerchantAccount, quota: PayoutQuota | None, used: int, now: datetime) -> StaffRow:
+    if account.role == Role.MAIN:
+        return StaffRow(account, quota, _main_used_today(session, account, now), _shop_used_today(session, account.shop_id, now))
+    return StaffRow(account, quota, used)
 
 
 def _account(session: AnySession, actor: MerchantAccount, account_id: int) -> MerchantAccount:
@@ -53,14 +75,14 @@ def staff_rows(session: AnySession, actor: MerchantAccount, now: datetime) -> li
     quotas = {q.account_id: q for q in session.scalars(select(PayoutQuota).where(PayoutQuota.shop_id == actor.shop_id))}
     usage = {u.account_id: u.committed_fen for u in session.scalars(
         select(AccountDayUsage).where(AccountDayUsage.shop_id == actor.shop_id, AccountDayUsage.day == day))}
-    return [StaffRow(a, quotas.get(a.id), usage.get(a.id, 0)) for a in accounts]
+    return [_row_of(session, a, quotas.get(a.id), usage.get(a.id, 0), now) for a in accounts]
 
 
 def staff_row(session: AnySession, actor: MerchantAccount, account_id: int, now: datetime) -> StaffRow:
     account = _account(session, actor, account_id)
     usage = session.get(AccountDayUsage, (account.id, shop_day(now)), populate_existing=True)
-    return StaffRow(account, session.get(PayoutQuota, account.id, populate_existing=True),
-                    usage.committed_fen if usage else 0)
+    return _row_of(session, account, session.get(PayoutQuota, account.id, populate_existing=True),
+                   usage.committed_fen if usage else 0, now)
 
 
 def managed_row(session: AnySession, actor: MerchantAccount, account_id: int, now: datetime) -> StaffRow:

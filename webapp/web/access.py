@@ -52,8 +52,21 @@ def declared(view) -> str | None:
     return getattr(view, ATTR_ACTION, None)
 
 
-def login_endpoint_for(action: str) -> str:
-    return "auth.buyer_login" if action.startswith("buyer.") else "auth.merchant_login"
+def login_endpoint_for(action: str, ended_kind: str | None = None) -> str:
+    """The sign-in page for an action: the buyers' for buyer pages; for a page both kinds of account
+    use (My sessions), the buyers' too when the session that just ended was a buyer's."""
+    if action.startswith("buyer.") or ended_kind == "b":
+        return "auth.buyer_login"
+    return "auth.merchant_login"
+
+
+def _ended_kind() -> str | None:
+    """"b" or "m": whose session the request's cookie named, when it was refused as past its timeout
+    (webapp/sessions.py keeps the record it deletes until the response); None otherwise."""
+    from ..sessions import this_session
+
+    ended = this_session().doomed
+    return ended.account_kind if ended is not None else None
 
 
 def guard():
@@ -68,11 +81,12 @@ def guard():
         current_app.logger.error("endpoint %s has no declared permission: refused", request.endpoint)
         abort(403)
     if not current_user.is_authenticated:
+        sign_in = login_endpoint_for(decl, _ended_kind())
         if htmx_request():
             # htmx would swap a login page into a table row: send the whole page there instead.
-            return fragment("", 204, redirect=url_for(login_endpoint_for(decl)))
+            return fragment("", 204, redirect=url_for(sign_in))
         nxt = request.full_path if request.method == "GET" else None
-        return redirect(url_for(login_endpoint_for(decl), next=safe_next(nxt)))
+        return redirect(url_for(sign_in, next=safe_next(nxt)))
     if not can(current_user.role_enum, decl):
         abort(403)
     return None

@@ -9,6 +9,7 @@ from flask_babel import gettext, ngettext
 
 from ..domain import N_, calendar, money
 from ..domain.payout_rules import Refusal
+from ..models.funds import Memo
 
 
 def _format(value):
@@ -21,9 +22,30 @@ def _format(value):
     return value
 
 
+def _viewer_is_staff() -> bool:
+    from flask_login import current_user
+
+    return getattr(current_user, "is_main", True) is False
+
+
 def refusal_text(refusal: Refusal) -> str:
+    """A payout refusal in the reader's words, for whoever reads it (a sub-account asks the main
+    account where the main account acts), with when the shop's next day starts for daily limits."""
+    from .. import clock
+
     params = {k: (v if k == "count" else _format(v)) for k, v in refusal.params.items()}
-    return gettext(refusal.message, **params)
+    params["until"] = calendar.local(calendar.next_day_start(clock.now())).strftime("%Y-%m-%d %H:%M")
+    return gettext(refusal.message_for(staff=_viewer_is_staff()), **params)
+
+
+def refusal_action(refusal: Refusal) -> tuple[str, str] | None:
+    """The link to what the reader can do about it, where there is one: the main account tops up
+    the funds account (the funds page). (label, url) or None."""
+    from ..domain.payout_rules import Code
+
+    if refusal.code == Code.INSUFFICIENT_FUNDS and not _viewer_is_staff():
+        return gettext("Top up the funds account"), url_for("settings.funds", _anchor="topup-title")
+    return None
 
 
 # Channel failure reasons (stable codes from the channel and the worker) in plain words. Limits
@@ -58,6 +80,19 @@ BUYER_FAILURE_ADVICE = {
     "buyer_wallet_frozen": N_("Your wallet is frozen: unfreeze it, then ask the shop to pay again."),
 }
 BUYER_FAILURE_ADVICE_OTHER = N_("Nothing reached your wallet. If you still expect this money, ask the shop to pay again.")
+
+# Why a payout to the buyer failed, in the buyer's words (the channel's failure codes), and what to do.
+BUYER_FAILURE_WHY = {
+    "buyer_wallet_frozen": N_("Your wallet is frozen, so the payment channel could not pay into it. Unfreeze your wallet, then contact the shop to pay you again."),
+    "channel_did_not_accept_in_time": N_("The payment channel did not take this payout in time, so nothing reached your wallet. Contact the shop if you still expect this money: it can pay you again."),
+    "rejected_by_channel": N_("The payment channel turned this payout down, so nothing reached your wallet. Contact the shop if you still expect this money: it can pay you again."),
+}
+BUYER_FAILURE_WHY_OTHER = N_("The payment channel could not complete this payout, so nothing reached your wallet. Contact the shop if you still expect this money: it can pay you again.")
+
+
+def buyer_failure_text(code: str | None) -> str:
+    """A failed payout on the buyer's own pages (R9, R25): why, and what the buyer can do."""
+    return gettext(BUYER_FAILURE_WHY.get(code or "", BUYER_FAILURE_WHY_OTHER))
 
 
 def buyer_message_title(message) -> str:
@@ -167,6 +202,7 @@ ACTION_LABELS = {
     "settings.payout_controls": N_("Payout controls changed"),
     "staff.approver": N_("Approver changed"),
     "funds.topup": N_("Funds topped up"),
+    "funds.topup_failed": N_("Top-up not completed"),
     "staff.create": N_("Sub-account created"),
     "staff.disable": N_("Sub-account disabled"),
     "staff.enable": N_("Sub-account enabled"),
@@ -188,6 +224,15 @@ ACTION_LABELS = {
     "settings.fast_refund_confirm": N_("Fast refund confirmed with its refund note"),
     "settings.fast_refund_on": N_("Fast refund turned on"),
     "settings.fast_refund_off": N_("Fast refund turned off"),
+    # Two-factor sign-in (services/two_factor.py)
+    "two_factor.enable": N_("Two-step verification turned on"),
+    "two_factor.disable": N_("Two-step verification turned off"),
+    "two_factor.recovery_codes": N_("New recovery codes generated"),
+    "two_factor.recovery_used": N_("Signed in with a recovery code"),
+    "two_factor.failed": N_("Wrong code at sign-in (two-step verification)"),
+    "two_factor.reset": N_("Two-step verification reset by the main account"),
+    "settings.staff_two_factor_on": N_("Two-step verification required for sub-accounts"),
+    "settings.staff_two_factor_off": N_("Two-step verification no longer required for sub-accounts"),
 }
 
 DETAIL_LABELS = {
@@ -212,6 +257,29 @@ DETAIL_LABELS = {
     "device": N_("device"),
     "address": N_("IP address"),
     "sessions_ended": N_("sessions ended"),
+    "refund_enabled": N_("refunds allowed"),
+    "per_refund_fen": N_("per refund"),
+    "refund_daily_fen": N_("daily refunds"),
+    "refunded_today_fen": N_("refunded today"),
+    "approver": N_("approver"),
+    "undo_window_seconds": N_("undo window (seconds)"),
+    "payout_approval_fen": N_("payout approval from"),
+    "refund_approval_fen": N_("refund approval from"),
+    "kind": N_("kind"),
+    "goods_intact": N_("goods intact"),
+    "route": N_("handled by"),
+    "refunded_fen": N_("refunded"),
+    "factor": N_("with"),
+    "recovery_codes_left": N_("recovery codes left"),
+    "staff_two_factor_required": N_("required for sub-accounts"),
+    "topup_failure": N_("why"),
+}
+
+
+# How a code was given (services/two_factor.py BY_*), in the activity details.
+FACTOR_LABELS = {
+    "authenticator": N_("authenticator app"),
+    "recovery_code": N_("recovery code"),
 }
 
 
@@ -231,6 +299,10 @@ def _detail_value(key: str, value) -> str:
         return gettext(REASON_LABELS[value])
     if key == "failure_reason":
         return failure_text(value)
+    if key == "factor" and value in FACTOR_LABELS:  # how a two-step code was given
+        return gettext(FACTOR_LABELS[value])
+    if key == "topup_failure":
+        return topup_failure_text(value)
     if isinstance(value, bool):
         return gettext("yes") if value else gettext("no")
     if key.endswith("_fen") and isinstance(value, int):
@@ -238,19 +310,48 @@ def _detail_value(key: str, value) -> str:
     return str(value)
 
 
+# A detail means something else in some actions: "enabled" is the payout permission in a quota
+# change but fast refund itself in the settlement settings (R11); an order's status is not a payout's.
+ACTION_DETAIL_LABELS = {
+    "settings.fast_refund_confirm": {"enabled": N_("fast refund")},
+    "settings.fast_refund_on": {"enabled": N_("fast refund")},
+    "settings.fast_refund_off": {"enabled": N_("fast refund")},
+    "refund.reject": {"reason": N_("reason for rejecting")},
+}
+ROUTE_LABELS = {"automatic": N_("fast refund, at once"), "review": N_("the shop's review")}
+
+
+def _action_detail_value(action: str, key: str, value) -> str:
+    from ..domain.states import CASE_KIND_LABELS, ORDER_STATUS_LABELS
+
+    if action.startswith("settings.fast_refund") and key == "enabled" and isinstance(value, bool):
+        return gettext("On") if value else gettext("Off")
+    if action.startswith("order.") and key == "status" and value in ORDER_STATUS_LABELS:
+        return gettext(ORDER_STATUS_LABELS[value])
+    if key in ("payout_approval_fen", "refund_approval_fen") and value is None:
+        return gettext("Off")  # R20: no threshold, no approval
+    if key == "kind" and value in CASE_KIND_LABELS:
+        return gettext(CASE_KIND_LABELS[value])
+    if key == "route" and value in ROUTE_LABELS:
+        return gettext(ROUTE_LABELS[value])
+    return _detail_value(key, value)
+
+
 def audit_details(event) -> str:
-    """"daily: ¥200.00 → ¥50.00; …" for the keys a person cares about."""
+    """"daily: ¥200.00 → ¥50.00; …" for the keys a person cares about, named as this action means them."""
     before = json.loads(event.before) if event.before else {}
     after = json.loads(event.after) if event.after else {}
+    names = ACTION_DETAIL_LABELS.get(event.action, {})
     parts = []
     for key in DETAIL_LABELS:
         if key not in before and key not in after:
             continue
-        name = gettext(DETAIL_LABELS[key])
+        name = gettext(names.get(key, DETAIL_LABELS[key]))
         if key in before and key in after and before[key] != after[key]:
-            parts.append(f"{name}: {_detail_value(key, before[key])} → {_detail_value(key, after[key])}")
+            parts.append(f"{name}: {_action_detail_value(event.action, key, before[key])} → "
+                         f"{_action_detail_value(event.action, key, after[key])}")
         elif key in after and key not in before and after[key] is not None:
-            parts.append(f"{name}: {_detail_value(key, after[key])}")
+            parts.append(f"{name}: {_action_detail_value(event.action, key, after[key])}")
     return "; ".join(parts)
 
 
@@ -263,6 +364,31 @@ MOVEMENT_LABELS = {
     "advance": N_("Platform advance (平台垫付)"),
     "recover": N_("Arrears recovered (追缴成功)"),
 }
+
+# Ledger memos (models/funds.py Memo): stored as codes, said in the reader's language here. A row
+# from before codes (migration 0014 mapped the texts it knew) shows its text as it is.
+LEDGER_MEMO_LABELS: dict[str, str] = {
+    Memo.TOPUP_APP: N_("Top-up on the funds page"),
+    Memo.TOPUP_CLI: N_("Top-up by the platform operator"),
+    Memo.TOPUP_DEMO: N_("Demo top-up"),
+    Memo.ARREARS_RECOVERED: N_("Arrears paid back from the top-up"),
+    Memo.PLATFORM_ADVANCE: N_("The platform advanced what the balance could not cover"),
+    Memo.REPAIR_0006: N_("Record corrected: a refund marked without money"),
+    Memo.PLATFORM_ADVANCE_REPAIR_0006: N_("Record corrected: a refund marked without money, advanced by the platform"),
+}
+
+
+def memo_text(memo: str | None) -> str:
+    return gettext(LEDGER_MEMO_LABELS[memo]) if memo in LEDGER_MEMO_LABELS else (memo or "")
+
+
+def topup_failure_text(code: str | None) -> str:
+    from ..domain.funds_rules import TOPUP_FAILURE_OTHER, TOPUP_FAILURES
+
+    if not code:
+        return ""
+    return gettext(TOPUP_FAILURES.get(code, TOPUP_FAILURE_OTHER))
+
 
 TIMELINE_LABELS = {
     "submitted": N_("Application submitted"),

@@ -14,7 +14,7 @@ from wtforms.validators import Length, Regexp, ValidationError
 
 from .. import clock
 from ..domain import money, text
-from ..domain.payout_rules import NOTE_MAX_CHARS, REASON_LABELS
+from ..domain.payout_rules import NOTE_MAX_CHARS, REASON_LABELS, Refusal
 from ..extensions import db
 from ..models import Order, Payout
 from ..services import payouts as svc
@@ -49,10 +49,12 @@ class PayoutForm(FlaskForm):
 
 def flow_context(order: Order, *, mode: FlowMode = FlowMode.SECTION, form: PayoutForm | None = None,
                  step: FlowStep = FlowStep.AMOUNT,
-                 errors: list[str] | None = None, done: Payout | None = None, elig: svc.Eligibility | None = None) -> dict:
+                 errors: list[str] | None = None, done: Payout | None = None, elig: svc.Eligibility | None = None,
+                 refusal: Refusal | None = None) -> dict:
     """What the flow shows for this order now: summary, reasons or the step's form, the result.
     `elig`: already known (a payout just created reports the order as it left it); else read now.
-    The order's payout history is read for the order-page section only (the one that lists it)."""
+    The order's payout history is read for the order-page section only (the one that lists it).
+    `refusal`: what refused the amount typed (shown beside it, with what to do about it)."""
     if elig is None:
         elig = svc.eligibility(db.session, current_user, order.order_no, clock.now())
     if form is None:
@@ -61,5 +63,5 @@ def flow_context(order: Order, *, mode: FlowMode = FlowMode.SECTION, form: Payou
     return {
         "order": order, "payouts": queries.order_payouts(db.session, order.id) if mode == FlowMode.SECTION else [],
         "elig": elig, "form": form, "step": step,
-        "errors": errors or [], "mode": mode, "done": done,
+        "errors": errors or [], "mode": mode, "done": done, "refusal": refusal,
     }

@@ -15,6 +15,8 @@ server-side session: a sign-in sets it (Flask-Login's user_logged_in signal, sen
 password sign-in), and so does this page. A new session (sign-in again, sign-out) starts without it.
 Wrong passwords spend the same sign-in budgets as the sign-in form (services/signin_throttle.py: per
 known browser, else per login name and address) and every attempt is in the activity log (R19).
+An account with two-factor sign-in (web/two_factor) gives a current code (or a recovery code) with the
+password, here and in the notice; the code is checked only after the right password, and never twice.
 """
 from __future__ import annotations
 
@@ -29,12 +31,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, user_logged_in
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField
+from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from .. import clock
+from ..domain import two_factor as two_factor_rules
 from ..domain.permissions import MERCHANT_ROLES
 from ..domain.reauth import password_is_recent
+from ..domain.two_factor import Outcome
 from ..extensions import db, limiter
 from ..services import reauth as svc
 from ..services import signin_throttle
@@ -51,6 +55,10 @@ bp = Blueprint("step_up", __name__)
 
 class StepUpForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password.")), Length(max=256)])
+    # An account with two-factor sign-in also gives a current code, or one of its recovery codes.
+    code = StringField(_l("Verification code"), validators=[Length(max=64, message=_l("The code has 6 digits."))])
+    recovery_code = StringField(_l("Recovery code"), validators=[
+        Length(max=64, message=_l("A recovery code has 16 letters and digits."))])
     next = HiddenField()
 
 
@@ -155,11 +163,16 @@ def _flood_limit() -> str:
 @requires("account.reauth")
 @limiter.limit(_flood_limit, methods=["POST"], scope="signin-flood")
 def confirm() -> ResponseReturnValue:
-    """Enter the password again; then back to `next` (a local path only), else home."""
+    """Enter the password again (and, with two-factor on, a current code); then back to `next` (a local
+    path only), else home."""
     form = StepUpForm()
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next")) or ""
-    if form.validate_on_submit():
+    two_factor = current_user.two_factor_enabled
+    valid = form.validate_on_submit()
+    if valid and two_factor and not (form.code.data or "").strip() and not (form.recovery_code.data or "").strip():
+        form.code.errors = [_(two_factor_rules.MESSAGES[Outcome.MISSING])]  # asked before anything is checked
+    elif valid:
         cfg, now = current_app.config, clock.now()
         try:  # the same budgets as the sign-in form, reserved before the password check
             attempt = signin_throttle.reserve(
@@ -167,9 +180,11 @@ def confirm() -> ResponseReturnValue:
                 device_cookie=request.cookies.get(signin_throttle.cookie_name(cfg)), now=now)
         except signin_throttle.Throttled as refused:
             form.password.errors = [signin_wait_text(refused.retry_after)]
-            return (render_template("auth/confirm_password.html", form=form), 429,
-                    {"Retry-After": str(refused.retry_after)})
-        if svc.confirm_password(db.session, current_user, form.password.data, now, ip=request.remote_addr):
+            return (render_template("auth/confirm_password.html", form=_without_codes(form), two_factor=two_factor),
+                    429, {"Retry-After": str(refused.retry_after)})
+        confirmed = svc.confirm_password(db.session, current_user, form.password.data, now, ip=request.remote_addr,
+                                         code=form.code.data, recovery_code=form.recovery_code.data)
+        if confirmed:
             cookie = attempt.succeeded(cfg, now)  # reservations back; this browser is a known one
 
             @after_this_request
@@ -179,6 +194,15 @@ def confirm() -> ResponseReturnValue:
 
             password_entered(now)
             return redirect(safe_next(form.next.data) or url_for("core.index"), code=303)
-        form.password.errors = [_("That is not your password. Enter the password you sign in with.")]
+        if not confirmed.password_ok:
+            form.password.errors = [_("That is not your password. Enter the password you sign in with.")]
+        elif confirmed.second is not None:
+            getattr(form, confirmed.second.field).errors = [_(two_factor_rules.MESSAGES[confirmed.second.outcome])]
     status = 422 if form.is_submitted() else 200
-    return render_template("auth/confirm_password.html", form=form), status
+    return render_template("auth/confirm_password.html", form=_without_codes(form), two_factor=two_factor), status
+
+
+def _without_codes(form: StepUpForm) -> StepUpForm:
+    """A code is never shown back (nor the password: a PasswordField never renders its value)."""
+    form.code.data = form.recovery_code.data = ""
+    return form

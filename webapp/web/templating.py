@@ -21,7 +21,7 @@ from .htmx import version
 from .steps import FlowMode, FlowStep, SettlementStep
 from .messages import (
     MOVEMENT_LABELS, TIMELINE_LABELS, action_label, audit_details, cancel_text, failure_text, message_body,
-    message_target, message_title, refusal_text, review_why_text,
+    message_target, message_title, refusal_action, refusal_text, review_why_text, buyer_failure_text,
 )
 
 
@@ -38,12 +38,15 @@ def register(app: Flask) -> None:
         ORDER_REFUND_FILTERS=states.ORDER_REFUND_FILTERS,
         CASE_STATUS_LABELS=states.CASE_STATUS_LABELS,
         CASE_KIND_LABELS=states.CASE_KIND_LABELS,
+        CASE_REASON_LABELS=refund_rules.CASE_REASON_LABELS,
         PAYOUT_STATUS_LABELS=states.PAYOUT_STATUS_LABELS,
         REASON_LABELS=payout_rules.REASON_LABELS,
         MOVEMENT_LABELS=MOVEMENT_LABELS,
         TIMELINE_LABELS=TIMELINE_LABELS,
         settings_missing={m: refund_rules.MISSING_MESSAGES[m] for m in refund_rules.Missing},
         refusal_text=refusal_text,
+        refusal_action=refusal_action,
+        buyer_failure_text=buyer_failure_text,
         failure_text=failure_text,
         cancel_text=cancel_text,
         message_title=message_title,

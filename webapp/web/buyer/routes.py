@@ -24,14 +24,16 @@ def orders():
     page = queries.buyer_orders(db.session, 
         current_user.id, cursor=request.args.get("cursor"), limit=current_app.config["ORDERS_PAGE_SIZE"]
     )
-    return page_or_fragment("buyer/orders.html", "results", page=page)
+    return page_or_fragment("buyer/orders.html", "results", page=page,
+                            shop_names=queries.shop_names(db.session, {o.shop_id for o in page.rows}))
 
 
 @bp.route("/orders/<order_no>")
 @requires("buyer.orders.view")
 def order_detail(order_no: str):
     order = _own_order(order_no)
-    return render_template("buyer/order_detail.html", order=order, payouts=_payouts(order), **_refund_offer(order))
+    return render_template("buyer/order_detail.html", order=order, payouts=_payouts(order),
+                           shop_name=queries.shop(db.session, order.shop_id).name, **_refund_offer(order))
 
 
 def _payouts(order):

@@ -24,7 +24,7 @@ def index():
         return redirect(url_for("auth.merchant_login"))
     if current_user.role_enum == Role.BUYER:
         return redirect(url_for("buyer.orders"))
-    return redirect(url_for("merchant.orders"))
+    return redirect(url_for("workday.home"))  # 工作台: what needs the merchant now
 
 
 @bp.route("/healthz")

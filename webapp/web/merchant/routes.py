@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import clock
-from ...domain import text
+from ...domain import search, text
 from ...domain.money import format_fen
 from ...domain.refund_rules import DECIDE_REFUSAL_MESSAGES
 from ...domain.states import CASE_STATUS_LABELS, ORDER_REFUND_FILTERS, ORDER_STATUS_LABELS
@@ -15,6 +15,7 @@ from ...services import queries, refunds
 from ..access import current_shop_id, requires
 from ..htmx import page_or_fragment
 from ..payout_flow import flow_context
+from ..search_text import describe
 
 bp = Blueprint("merchant", __name__)
 
@@ -22,15 +23,13 @@ bp = Blueprint("merchant", __name__)
 @bp.route("/orders")
 @requires("orders.view")
 def orders():
-    q = queries.normalize_order_no(request.args.get("q"))
+    query = search.parse(request.args.get("q"))
     status = request.args.get("status", "")
     if status not in ORDER_STATUS_LABELS and status not in ORDER_REFUND_FILTERS:
         status = ""
-    page = queries.shop_orders(db.session, 
-        current_shop_id(), q=q, status=status, cursor=request.args.get("cursor"),
-        limit=current_app.config["ORDERS_PAGE_SIZE"],
-    )
-    return page_or_fragment("merchant/orders.html", "results", page=page, q=q, status=status)
+    page = queries.shop_orders(db.session, current_shop_id(), q=query, status=status, cursor=request.args.get("cursor"),
+                               limit=current_app.config["ORDERS_PAGE_SIZE"])
+    return page_or_fragment("merchant/orders.html", "results", page=page, q=query.text, searched=describe(query), status=status)
 
 
 @bp.route("/orders/<order_no>")
@@ -47,11 +46,11 @@ def cases():
     if status not in CASE_STATUS_LABELS:
         status = ""
     fast = request.args.get("type") == "fast"
-    page = queries.shop_cases(db.session, 
-        current_shop_id(), status=status, fast=fast, cursor=request.args.get("cursor"),
-        limit=current_app.config["ORDERS_PAGE_SIZE"],
-    )
-    return page_or_fragment("merchant/cases.html", "results", page=page, status=status, fast=fast)
+    query = search.parse(request.args.get("q"))
+    page = queries.shop_cases(db.session, current_shop_id(), status=status, fast=fast, q=query,
+                              cursor=request.args.get("cursor"), limit=current_app.config["ORDERS_PAGE_SIZE"])
+    return page_or_fragment("merchant/cases.html", "results", page=page, status=status, fast=fast, q=query.text,
+                            searched=describe(query))
 
 
 @bp.route("/after-sales/<id:case_id>")

@@ -6,12 +6,8 @@ Steps: find the order (R2 reasons) -> amount (R3, checked as you type) -> review
 -> the result with its live status (R6)."""
 from __future__ import annotations
 
-import csv
-import io
 import uuid
-from flask import (
-    Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, stream_with_context, url_for,
-)
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -30,6 +26,7 @@ from ..access import background, current_shop_id, requires
 from ..htmx import fragment, is_htmx, live, page_or_fragment, unchanged
 from ..messages import DECISION_REFUSED, cancel_text, failure_text, refusal_text
 from ..payout_flow import PayoutForm, flow_context
+from ..exports import Column, Kind, csv_response, local_stamp, xlsx_response
 from ..steps import FlowMode, FlowStep
 from . import charts
 
@@ -68,8 +65,9 @@ def render_flow(order, status: int = 200, **kw):
 def _workspace_context() -> dict:
     now = clock.now()
     glance = reports.glance(db.session, current_user, now)
-    bars, peak = charts.bars(reports.daily_series(db.session, current_user.shop_id, now), width=320, height=96, gap=4)
-    return {"glance": glance, "bars": bars, "peak": peak,
+    chart = charts.bars(reports.daily_series(db.session, current_user.shop_id, now), width=320, height=96, gap=4,
+                        cap_fen=glance.shop_cap_fen)
+    return {"glance": glance, "chart": chart,
             "my_quota_row": lambda: staff_svc.staff_row(db.session, current_user, current_user.id, now)}
 
 
@@ -111,18 +109,20 @@ def embed():
 def check(order_no: str):
     """Inline validation while typing (R3): the first rule the amount breaks, or the all-clear."""
     order = _shop_order(order_no)
-    form = PayoutForm()
-    message, ok = None, False
+    fen = None
     if (request.form.get("amount") or "").strip():
         try:
             fen = money.parse_yuan(request.form.get("amount"))
-        except money.MoneyError as exc:
-            message = _(exc.message)
-        else:
-            refusals = svc.check_amount(db.session, current_user, order.order_no, fen, clock.now())
-            message = refusal_text(refusals[0]) if refusals else None
-            ok = not refusals
-    return render_template("payouts/_amount_feedback.html", form=form, message=message, ok=ok)
+        except money.MoneyError as exc:  # not an amount yet: say how to write one, nothing else to read
+            return render_template("payouts/_amount_feedback.html", message=_(exc.message), ok=False, elig=None,
+                                   refusal=None, mode=FlowMode.of(request.form.get("mode")), oob=True)
+    elig, refusals = svc.amount_check(db.session, current_user, order.order_no, fen, clock.now())
+    ok = fen is not None and not refusals
+    # The limits beside the amount come with it (out of band): they show the values now, e.g. a
+    # quota the main account has just disabled.
+    return render_template("payouts/_amount_feedback.html", message=None, ok=ok, elig=elig,
+                           refusal=refusals[0] if refusals and fen is not None else None,
+                           mode=FlowMode.of(request.form.get("mode")), oob=True)
 
 
 @bp.route("/orders/<order_no>/payouts/review", methods=["POST"])
@@ -138,7 +138,7 @@ def review(order_no: str):
     refusals = svc.check_amount(db.session, current_user, order_no, form.fen, clock.now())
     if refusals:
         form.amount.errors = [refusal_text(refusals[0])]
-        return render_flow(order, 422, mode=mode, form=form)
+        return render_flow(order, 422, mode=mode, form=form, refusal=refusals[0])
     return render_flow(order, mode=mode, form=form, step=FlowStep.REVIEW)
 
 
@@ -173,7 +173,7 @@ def create(order_no: str):
                                     with_result=is_htmx())
     except svc.PayoutRefused as exc:
         form.amount.errors = [refusal_text(exc.refusals[0])]
-        return render_flow(_shop_order(order_no), 422, mode=mode, form=form)
+        return render_flow(_shop_order(order_no), 422, mode=mode, form=form, refusal=exc.refusals[0])
     except svc.RequestKeyConflict:
         form.request_key.data = uuid.uuid4().hex
         return render_flow(_shop_order(order_no), 409, mode=mode, form=form, errors=[
@@ -210,8 +210,27 @@ def status(payout_id: int):
     # Cross-component refresh once final: the order summary re-reads its tallies; after a failure
     # the bell its count (a new in-site message).
     events = ["payout-settled"] + (["messages-changed"] if payout.status == PayoutStatus.FAILED else [])
-    return live(render_template("payouts/_row.html", p=payout, compact=request.args.get("compact") == "1"),
-                payout.status in PAYOUT_FINAL, trigger=events)
+    return live(_row(payout), payout.status in PAYOUT_FINAL, trigger=events)
+
+
+def _row(payout: Payout, **kw) -> str:
+    """A payout's row where it is shown: the order page's history, or the result in the workspace
+    (`compact`) or the chat panel (`embed`: every link stays in the panel). On the order page a
+    failed or cancelled row says why no new payout can start now, if one cannot (R2)."""
+    compact, embed = request.args.get("compact") == "1", request.args.get("embed") == "1"
+    elig = None
+    if not compact and payout.status in (PayoutStatus.FAILED, PayoutStatus.CANCELLED):
+        elig = svc.eligibility(db.session, current_user, payout.order.order_no, clock.now())
+    return render_template("payouts/_row.html", p=payout, compact=compact or embed, embed=embed, elig=elig, **kw)
+
+
+def _row_url(payout: Payout) -> str:
+    """Where a row's action leads without htmx: back to where the row was shown."""
+    if request.args.get("embed") == "1":
+        return url_for("payouts.embed", order=payout.order.order_no, done=payout.id)
+    if request.args.get("compact") == "1":
+        return url_for("payouts.new", order=payout.order.order_no, done=payout.id)
+    return url_for("merchant.order_detail", order_no=payout.order.order_no, _anchor=f"payout-{payout.id}")
 
 
 @bp.route("/orders/<order_no>/payouts/summary")
@@ -229,13 +248,17 @@ def summary(order_no: str):
 def continue_(payout_id: int):
     """继续打款 (R6): a pending payout goes to the front of the queue; never pays twice."""
     payout = _shop_payout(payout_id)
-    svc.continue_payout(db.session, current_user, payout.id, clock.now(), ip=request.remote_addr)
+    sent_now = svc.continue_payout(db.session, current_user, payout.id, clock.now(), ip=request.remote_addr)
     payout = _shop_payout(payout_id)
+    if sent_now:
+        notice = _("Sent to the payment channel now. The status updates by itself; it is never paid twice.")
+    else:
+        notice = _("This payout was no longer waiting to be sent, so nothing changed. Its status: %(status)s.",
+                   status=_(PAYOUT_STATUS_LABELS[PayoutStatus(payout.status)]))
     if is_htmx():
-        return render_template("payouts/_row.html", p=payout, compact=request.args.get("compact") == "1")
-    flash(_("The payout was sent again. It is never paid twice."), "info")
-    return redirect(url_for("merchant.order_detail", order_no=payout.order.order_no, _anchor=f"payout-{payout.id}"),
-                    code=303)
+        return _row(payout, notice=notice)
+    flash(notice, "success" if sent_now else "info")
+    return redirect(_row_url(payout), code=303)
 
 
 # --- undo window, approval (R20, R21) ------------------------------------------------------------
@@ -245,15 +268,14 @@ def _decided(payout_id: int, error: str | None, back: str, *, status: int = 409,
     the reject note as typed), everyone else a 303 back (the refusal flashed)."""
     payout = _shop_payout(payout_id)
     if is_htmx():
-        template = "payouts/_approval_row.html" if back == "approvals" else "payouts/_row.html"
-        return fragment(render_template(template, p=payout, compact=request.args.get("compact") == "1", error=error,
-                                        note=note), status if error else 200, trigger=["payout-settled", "approvals-changed"])
+        body = (render_template("payouts/_approval_row.html", p=payout, error=error, note=note) if back == "approvals"
+                else _row(payout, error=error, note=note))
+        return fragment(body, status if error else 200, trigger=["payout-settled", "approvals-changed"])
     if error:
         flash(error, "error")
     if back == "approvals":
         return redirect(url_for("payouts.approvals"), code=303)
-    return redirect(url_for("merchant.order_detail", order_no=payout.order.order_no, _anchor=f"payout-{payout.id}"),
-                    code=303)
+    return redirect(_row_url(payout), code=303)
 
 
 def _decide(payout_id: int, action, back: str):
@@ -366,45 +388,52 @@ def records():
     return page_or_fragment("payouts/records.html", "results", **ctx)
 
 
-@bp.route("/payouts/export.csv")
-@requires("payouts.view")
-def export_csv():
-    """The filtered records as CSV, UTF-8 with BOM so Excel opens the Chinese text."""
+def _export(fmt: str):
+    """The filtered records (R5) as CSV or XLSX, the same filters as the page (web/exports.py says
+    how each cell is written so Excel keeps order numbers and reads money as numbers)."""
     f = _record_filter()
     shop_id = current_shop_id()
-    headers = [_("Payout"), _("Order number"), _("Buyer"), _("Amount (yuan)"), _("Reason"), _("Note to the buyer"),
-               _("Started by"), _("Started at"), _("Status"), _("Why it failed or was cancelled"), _("Finished at")]
-
-    # Labels translated once per export, not once per row; rows written in chunks (a million rows
+    columns = [
+        Column(_("Payout"), Kind.NUMBER, 9), Column(_("Order number"), Kind.ORDER_NO, 22),
+        Column(_("Buyer"), Kind.TEXT, 12), Column(_("Amount (yuan)"), Kind.MONEY, 12), Column(_("Reason"), Kind.LABEL, 12),
+        Column(_("Note to the buyer"), Kind.TEXT, 24), Column(_("Started by"), Kind.TEXT, 12),
+        Column(_("Started at"), Kind.TIME, 20), Column(_("Status"), Kind.LABEL, 10),
+        Column(_("Why it failed or was cancelled"), Kind.LABEL, 36), Column(_("Finished at"), Kind.TIME, 20),
+    ]
+    # Labels translated once per export, not once per row; rows read in batches (a million rows
     # stream at tens of thousands per second, and a compressing proxy gets whole chunks).
     reasons = _TranslatedOnce(lambda code: _(REASON_LABELS.get(code, code)))
     statuses = _TranslatedOnce(lambda code: _(PAYOUT_STATUS_LABELS[code]))
-    why = _TranslatedOnce(lambda codes: _csv_safe(failure_text(codes[0]) or cancel_text(codes[1])))
+    why = _TranslatedOnce(lambda codes: failure_text(codes[0]) or cancel_text(codes[1]))
 
-    def generate():
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        buf.write("\ufeff")
-        writer.writerow(headers)
-        for n, p in enumerate(reports.export_rows(db.session, shop_id, f), 1):
-            finished = p.succeeded_at or p.failed_at or p.cancelled_at
-            writer.writerow([
-                p.id, p.order_no, _csv_safe(p.buyer_name), money.fen_to_input(p.amount_fen), reasons[p.reason_code],
-                _csv_safe(p.note), _csv_safe(p.starter_name), _local(p.created_at), statuses[p.status],
-                why[(p.failure_reason, p.cancel_reason)], _local(finished) if finished else "",
-            ])
-            if n % EXPORT_CHUNK_ROWS == 0:
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
-        yield buf.getvalue()
+    def rows():
+        for p in reports.export_rows(db.session, shop_id, f):
+            yield (p.id, p.order_no, p.buyer_name, p.amount_fen, reasons[p.reason_code], p.note, p.starter_name,
+                   p.created_at, statuses[p.status], why[(p.failure_reason, p.cancel_reason)],
+                   p.succeeded_at or p.failed_at or p.cancelled_at)
 
-    name = f"payouts-{clock.now().strftime('%Y%m%d-%H%M%S')}.csv"
-    return Response(stream_with_context(generate()), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    name = f"payouts-{local_stamp(clock.now())}"
+    if fmt == "xlsx":
+        return xlsx_response(columns, rows(), name, _("Payout records"), more_rows_note=_more_rows)
+    return csv_response(columns, rows(), name)
 
 
-EXPORT_CHUNK_ROWS = 500
+def _more_rows(shown: int) -> str:
+    return _("Only the first %(n)s rows fit in one sheet. Export CSV for all of them.", n=shown)
+
+
+@bp.route("/payouts/export.csv")
+@requires("payouts.view")
+def export_csv():
+    """The filtered records as CSV (UTF-8 with a BOM, so Excel opens the Chinese text)."""
+    return _export("csv")
+
+
+@bp.route("/payouts/export.xlsx")
+@requires("payouts.view")
+def export_xlsx():
+    """The filtered records as an Excel workbook: order numbers as text, amounts as numbers."""
+    return _export("xlsx")
 
 
 class _TranslatedOnce(dict):
@@ -417,14 +446,3 @@ class _TranslatedOnce(dict):
     def __missing__(self, code):
         self[code] = value = self._text(code)
         return value
-
-
-def _local(dt) -> str:
-    from ...domain.calendar import local
-
-    return local(dt).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _csv_safe(text: str) -> str:
-    """Spreadsheet formula injection: a cell a person typed never starts as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,8 +1,8 @@
-"""Wallet and settlement (钱包和结算): settlement settings for fast refund (R10, R11), and the
-funds account page with balances, arrears and the latest ledger movements."""
+"""Wallet and settlement (钱包和结算): settlement settings for fast refund (R10, R11) and the payout
+controls (R20, R21). The funds account page, its top-up and exports are in funds.py."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -11,13 +11,12 @@ from ... import clock
 from ...domain import N_, money, refund_rules, text
 from ...domain.payout_controls import MAX_UNDO_WINDOW_SECONDS, undo_window_ok
 from ...extensions import db
-from ...services import ledger, queries
+from ...services import queries
 from ...services import refunds as svc
 from ...services import shop_settings as svc_settings
 from ..params import parse_count
 from ..steps import SettlementStep
 from ..access import current_shop_id, requires
-from ..htmx import page_or_fragment
 from ..step_up import recent_password
 
 bp = Blueprint("settings", __name__)
@@ -33,14 +32,15 @@ SETTINGS_MESSAGES = {
 }
 
 
-def _page(step: SettlementStep = SettlementStep.FILL, note: str = "", errors: list[str] | None = None, status: int = 200):
+def _page(step: SettlementStep = SettlementStep.FILL, note: str = "", errors: list[str] | None = None, status: int = 200,
+          fast_refund: bool = False, tick_error: str | None = None):
     shop = queries.shop(db.session, current_shop_id())
     settings = svc.settings_of(db.session, shop.id)
     confirmed_by = queries.shop_account(db.session, shop.id, settings.confirmed_by_id if settings else None)
     return render_template(
         "settings/settlement.html", shop=shop, settings=settings, confirmed_by=confirmed_by,
         missing=svc.missing_preconditions(shop), step=step, note=note, errors=errors or [],
-        note_max=refund_rules.NOTE_MAX_CHARS,
+        note_max=refund_rules.NOTE_MAX_CHARS, fast_refund=fast_refund, tick_error=tick_error,
     ), status
 
 
@@ -57,12 +57,17 @@ def settlement():
 @bp.route("/settings/settlement/review", methods=["POST"])
 @requires("settings.manage")
 def review():
-    """Fill -> review: the note rendered as the buyer will see it, before anything is saved."""
+    """Fill -> review: the note rendered as the buyer will see it, before anything is saved. Turning
+    fast refund on is the merchant's choice (R11: it ticks "support fast refund"): unticked, nothing
+    goes on, and the page says what ticking it does."""
     note = (request.form.get("note") or "").strip()
+    ticked = request.form.get("fast_refund") == "1"
     problems = svc.note_problems(note)
-    if problems:
-        return _page(SettlementStep.FILL, note, _messages(problems), 422)
-    return _page(SettlementStep.REVIEW, note)
+    tick_error = None if ticked else _("Tick “Support fast refund” to turn it on. Without it nothing changes: "
+                                       "refund applications wait for your review.")
+    if problems or tick_error:
+        return _page(SettlementStep.FILL, note, _messages(problems), 422, fast_refund=ticked, tick_error=tick_error)
+    return _page(SettlementStep.REVIEW, note, fast_refund=True)
 
 
 @bp.route("/settings/settlement/confirm", methods=["POST"])
@@ -71,11 +76,11 @@ def review():
 def confirm():
     note = request.form.get("note") or ""
     if request.form.get("back"):
-        return _page(SettlementStep.FILL, note)
+        return _page(SettlementStep.FILL, note, fast_refund=request.form.get("fast_refund") == "1")
     try:
         svc.confirm_settings(db.session, current_user, note, clock.now(), ip=request.remote_addr)
     except svc.SettingsRefused as exc:
-        return _page(SettlementStep.FILL, note, _messages(exc.codes), 422)
+        return _page(SettlementStep.FILL, note, _messages(exc.codes), 422, fast_refund=True)
     flash(_("Fast refund is on. The refund note is now fixed."), "success")
     return redirect(url_for("settings.settlement"), code=303)
 
@@ -91,16 +96,6 @@ def set_enabled():
         return _page(SettlementStep.FILL, "", _messages(exc.codes), 422)
     flash(_("Fast refund is on.") if enabled else _("Fast refund is off. New applications go to your review queue."), "success")
     return redirect(url_for("settings.settlement"), code=303)
-
-
-@bp.route("/funds")
-@requires("funds.view")
-def funds():
-    """The funds account (货款账户): balances, arrears (欠款) and the latest movements."""
-    shop_id = current_shop_id()
-    account = ledger.funds_of(db.session, shop_id)
-    page = ledger.entries(db.session, shop_id, request.args.get("cursor"), current_app.config["ORDERS_PAGE_SIZE"])
-    return page_or_fragment("funds/index.html", "results", account=account, page=page)
 
 
 # --- payout controls (R20, R21) ---------------------------------------------------------------

@@ -13,6 +13,7 @@ from ...extensions import db
 from ...services import activity as activity_svc
 from ...services import payout_reports as reports
 from ...services import staff as svc
+from ...services import two_factor as two_factor_svc
 from ..params import date_arg, int_arg
 from ..access import background, current_shop_id, requires
 from ..htmx import is_htmx, page_or_fragment
@@ -191,6 +192,41 @@ def reset_password(account_id: int):
             return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"), code=303)
     return render_template("staff/password.html", form=form, r=r), (422 if form.is_submitted() else 200)
 
+
+@bp.route("/staff/two-factor", methods=["POST"])
+@requires("staff.manage")
+@recent_password
+def require_two_factor():
+    """Sub-accounts must use two-factor sign-in (or no longer must). Those without it are sent to set it
+    up on their next request (web/two_factor.gate); they cannot turn it off while it is required."""
+    required = request.form.get("required") == "1"
+    changed = two_factor_svc.set_staff_requirement(db.session, current_user, required, clock.now(), ip=request.remote_addr)
+    if not changed:
+        notice = _("Nothing changed.")
+    elif required:
+        notice = _("Sub-accounts must now use two-step verification. Those without it set it up when they next open "
+                   "a page.")
+    else:
+        notice = _("Sub-accounts may now choose whether to use two-step verification.")
+    flash(notice, "success")
+    return redirect(url_for("staff.index", _anchor="two-factor"), code=303)
+
+
+@bp.route("/staff/<id:account_id>/two-factor/reset", methods=["POST"])
+@requires("staff.manage")
+@recent_password
+def reset_two_factor(account_id: int):
+    """A sub-account lost its phone: its two-factor is removed and it is signed out everywhere. It signs in
+    with its password and sets two-factor up again."""
+    r = _managed_row(account_id)
+    try:
+        two_factor_svc.reset_for_staff(db.session, current_user, account_id, clock.now(), ip=request.remote_addr)
+    except two_factor_svc.TwoFactorError:
+        flash(_("%(name)s does not use two-step verification: nothing to reset.", name=r.account.display_name), "info")
+    else:
+        flash(_("Two-step verification of %(name)s is reset and all of their sessions have ended. They sign in with "
+                "their password and set it up again.", name=r.account.display_name), "success")
+    return redirect(url_for("staff.index", _anchor=f"staff-{account_id}"), code=303)
 
 
 @bp.route("/activity")
