@@ -50,6 +50,13 @@ MAIN_ONLY = ["/staff", "/activity", "/settings/payouts", "/staff/new"]
 BUYER_PAGES = ["/my/orders", "/my/messages"]
 
 
+def settled(page) -> None:
+    """Loaded, and no htmx request in flight (htmx marks the element of each with .htmx-request):
+    what a fragment fetched on load is in the page before axe reads it."""
+    page.wait_for_load_state("load")
+    page.wait_for_function("() => window.htmx !== undefined && !document.querySelector('.htmx-request')")
+
+
 def scan(page) -> list[str]:
     page.evaluate(AXE)  # through the DevTools protocol: the page's CSP does not apply
     result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS)
@@ -68,7 +75,7 @@ def visit_all(browser, base: str, login: str, login_path: str, pages: list[str],
         for path in pages:
             response = page.goto(base + path)
             assert response is not None and response.status == 200, (path, response and response.status)
-            page.wait_for_load_state("networkidle")
+            settled(page)
             assert page.evaluate("document.documentElement.lang").startswith(lang), path
             problems += [f"{width}px {lang} {login} {path}: {p}" for p in scan(page)]
             if width <= 390:

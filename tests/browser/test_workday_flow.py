@@ -45,3 +45,14 @@ def test_main_account_sees_what_needs_it_and_the_block_updates_in_place(page, li
     page.get_by_role("link", name=re.compile("待审核的售后单")).click()
     expect(page).to_have_url(re.compile(r"/after-sales\?status=awaiting_merchant"))
     expect(page.locator("#cases-results tbody tr")).to_have_count(2)
+
+
+def test_the_first_tab_offers_to_skip_to_the_content(page, live_server, home_world):
+    sign_in(page, live_server.url, "/login", "home-main")
+    page.goto(live_server.url + "/home")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="跳到主要内容")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"

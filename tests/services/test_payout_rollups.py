@@ -309,7 +309,7 @@ def test_r5_totals_read_only_the_rollup_table_without_an_order_filter(app, db, m
     no_order_filters = [RecordFilter(), RecordFilter(status="pending"), RecordFilter(staff_id=w.staff.id),
                         RecordFilter(date_from=day, date_to=day),
                         RecordFilter(status="pending", date_from=day - timedelta(days=7), staff_id=w.main.id),
-                        RecordFilter(order_no="  ")]  # blank after normalizing: no order filter
+                        reports.searched(db.session, w.shop_id, RecordFilter(q="  "))]  # blank: no search
     engine = db.engine
     event.listen(engine, "before_cursor_execute", capture)
     try:
@@ -321,11 +321,14 @@ def test_r5_totals_read_only_the_rollup_table_without_an_order_filter(app, db, m
             assert not re.search(r"\bpayout\b", statements[0]), statements[0]  # payout_day_total is one word
             assert result  # something was counted
         statements.clear()
-        with_order = reports.totals(db.session, w.shop_id, RecordFilter(order_no=w.order.order_no[:6]))
+        by_order = reports.searched(db.session, w.shop_id, RecordFilter(q=w.order.order_no[:6]))
+        assert by_order.order_ids and w.order.id in by_order.order_ids
+        statements.clear()
+        with_order = reports.totals(db.session, w.shop_id, by_order)
         assert any(re.search(r"\bpayout\b", s) for s in statements)  # the direct query, bounded by the orders
     finally:
         event.remove(engine, "before_cursor_execute", capture)
-    assert with_order == reports.direct_totals(db.session, w.shop_id, RecordFilter(order_no=w.order.order_no[:6]))
+    assert with_order == reports.direct_totals(db.session, w.shop_id, by_order)
     assert reports.totals(db.session, w.shop_id, RecordFilter()) == {"pending": (3, 1_200)}
 
 

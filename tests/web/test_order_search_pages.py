@@ -88,3 +88,21 @@ def test_after_sales_search_links_order_numbers_and_keeps_what_was_typed(client,
     assert "<html" in full and 'value="李"' in full and f"/after-sales/{case.id}" in full
     everything = client.get("/after-sales", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert f'href="/orders/{world.order_a.order_no}"' in everything and "搜索：" not in everything
+
+
+def test_payout_records_are_searched_by_the_buyers_phone_tail_and_name(client, world, login_as, make, clock):
+    from webapp.services import payouts as svc
+
+    login_as(world.main_a)
+    order = make.order(world.shop_a, world.buyer_x, order_no="6926000000000000903", buyer_name="赵六",
+                       buyer_phone="13600005566")
+    paid = svc.create_payout(make.db.session, world.main_a,
+                             svc.PayoutIntent(order.order_no, 300, "shipping_fee", "", "records-search"), clock.now()).payout
+    html = client.get("/payouts?q=5566", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert f"#payout-{paid.id}" in html and f"#payout-{world.payout_a.id}" not in html
+    assert "买家手机尾号 5566" in html
+    assert f"#payout-{paid.id}" in client.get("/payouts?q=%E8%B5%B5", headers={"HX-Request": "true"}).get_data(as_text=True)
+    old_link = client.get(f"/payouts?order={order.order_no}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert f"#payout-{paid.id}" in old_link and f"#payout-{world.payout_a.id}" not in old_link
+    csv = client.get("/payouts/export.csv?q=5566").get_data(as_text=True)
+    assert order.order_no in csv and world.order_a.order_no not in csv

@@ -3,17 +3,18 @@ the last 14 days by status. Every query is scoped to one shop (R18)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Row, Select, and_, func, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
+from ..domain import search
 from ..domain.calendar import day_bounds, shop_day
 from ..domain.states import PayoutStatus
 from ..db import AnySession
 from ..models import AccountDayUsage, Buyer, MerchantAccount, Order, Payout, PayoutQuota, Shop, ShopDayUsage
-from .queries import Page, keyset, normalize_order_no
+from .queries import SEARCH_ORDERS, Page, keyset, matching_order_ids
 from ..models.rollups import PayoutDayTotal
 
 
@@ -23,7 +24,21 @@ class RecordFilter:
     date_from: date | None = None
     date_to: date | None = None
     staff_id: int | None = None
-    order_no: str = ""
+    q: str = ""  # the search box: order number head or tail, buyer name or phone tail (domain/search.py)
+    # What `q` found (searched()): the matching orders' ids, None when nothing was searched, and
+    # whether more orders matched than a search looks through.
+    order_ids: tuple[int, ...] | None = None
+    more_orders: bool = False
+
+
+def searched(session: AnySession, shop_id: int, f: RecordFilter) -> RecordFilter:
+    """The filter with its search resolved to the orders it finds (at most SEARCH_ORDERS of them,
+    each way one index range scan: services/queries.find_orders)."""
+    query = search.parse(f.q)
+    if query.empty:
+        return replace(f, q="", order_ids=None, more_orders=False)
+    ids, more = matching_order_ids(session, shop_id, query, SEARCH_ORDERS)
+    return replace(f, q=query.text, order_ids=tuple(ids), more_orders=more)
 
 
 def _filtered(shop_id: int, f: RecordFilter, *, join_order: bool = False) -> Select:
@@ -36,11 +51,10 @@ def _filtered(shop_id: int, f: RecordFilter, *, join_order: bool = False) -> Sel
         stmt = stmt.where(Payout.created_at < day_bounds(f.date_to)[1])
     if f.staff_id:
         stmt = stmt.where(Payout.started_by_id == f.staff_id)
-    no = normalize_order_no(f.order_no)
-    if no or join_order:
+    if f.order_ids is not None:
+        stmt = stmt.where(Payout.order_id.in_(f.order_ids or (0,)))
+    if join_order:
         stmt = stmt.join(Order, Order.id == Payout.order_id)
-    if no:
-        stmt = stmt.where(Order.order_no.startswith(no, autoescape=True))
     return stmt
 
 
@@ -54,10 +68,10 @@ def records(session: AnySession, shop_id: int, f: RecordFilter, cursor: str | No
 def totals(session: AnySession, shop_id: int, f: RecordFilter) -> dict[str, tuple[int, int]]:
     """status -> (count, sum of fen) over every row the filter matches (not only this page).
 
-    Without an order-number filter: one query on the per-day rollups (payout_day_total, whose rows
-    grow with days x staff x statuses, not with payouts). With one: the payouts of the matching
-    orders, counted directly."""
-    if normalize_order_no(f.order_no):
+    Without a search: one query on the per-day rollups (payout_day_total, whose rows grow with days
+    x staff x statuses, not with payouts). With one: the payouts of the orders it found (at most
+    SEARCH_ORDERS), counted directly."""
+    if f.order_ids is not None:
         return direct_totals(session, shop_id, f)
     t = PayoutDayTotal
     stmt = select(t.status, func.sum(t.payout_count), func.sum(t.amount_fen)).where(t.shop_id == shop_id)
@@ -74,8 +88,8 @@ def totals(session: AnySession, shop_id: int, f: RecordFilter) -> dict[str, tupl
 
 
 def direct_totals(session: AnySession, shop_id: int, f: RecordFilter) -> dict[str, tuple[int, int]]:
-    """totals() counted on the payout table itself: with an order-number filter (bounded by the
-    matching orders), and the reference the rollups are tested against."""
+    """totals() counted on the payout table itself: with a search (bounded by the orders it found),
+    and the reference the rollups are tested against."""
     sub = _filtered(shop_id, f).with_only_columns(Payout.status, Payout.amount_fen).subquery()
     rows = session.execute(
         select(sub.c.status, func.count(), func.coalesce(func.sum(sub.c.amount_fen), 0)).group_by(sub.c.status)

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import clock
-from ...domain import money, text
+from ...domain import money, search, text
 from ...domain.payout_rules import REASON_LABELS
 from ...domain.states import PAYOUT_FINAL, PAYOUT_STATUS_LABELS, PayoutStatus
 from ...extensions import db
@@ -26,6 +26,7 @@ from ..access import background, current_shop_id, requires
 from ..htmx import fragment, is_htmx, live, page_or_fragment, unchanged
 from ..messages import DECISION_REFUSED, cancel_text, failure_text, refusal_text
 from ..payout_flow import PayoutForm, flow_context
+from ..search_text import describe
 from ..exports import Column, Kind, csv_response, local_stamp, xlsx_response
 from ..steps import FlowMode, FlowStep
 from . import charts
@@ -372,7 +373,7 @@ def _record_filter() -> reports.RecordFilter:
     return reports.RecordFilter(
         status=status if status in PAYOUT_STATUS_LABELS else "",
         date_from=date_arg("from"), date_to=date_arg("to"), staff_id=int_arg("staff"),
-        order_no=request.args.get("order", ""),
+        q=request.args.get("q") or request.args.get("order") or "",  # `order`: the old links' name
     )
 
 
@@ -381,18 +382,19 @@ def _record_filter() -> reports.RecordFilter:
 def records():
     """Shop-wide payout records with filters, totals and keyset pagination. Staff see the whole
     shop's records, like the main account: colleagues follow up on each other's payouts."""
-    f = _record_filter()
     shop_id = current_shop_id()
+    f = reports.searched(db.session, shop_id, _record_filter())
     page = reports.records(db.session, shop_id, f, cursor=request.args.get("cursor"), limit=current_app.config["ORDERS_PAGE_SIZE"])
-    ctx = {"page": page, "f": f, "totals": reports.totals(db.session, shop_id, f), "staff": reports.shop_staff(db.session, shop_id)}
+    ctx = {"page": page, "f": f, "totals": reports.totals(db.session, shop_id, f), "staff": reports.shop_staff(db.session, shop_id),
+           "searched": describe(search.parse(f.q))}
     return page_or_fragment("payouts/records.html", "results", **ctx)
 
 
 def _export(fmt: str):
     """The filtered records (R5) as CSV or XLSX, the same filters as the page (web/exports.py says
     how each cell is written so Excel keeps order numbers and reads money as numbers)."""
-    f = _record_filter()
     shop_id = current_shop_id()
+    f = reports.searched(db.session, shop_id, _record_filter())
     columns = [
         Column(_("Payout"), Kind.NUMBER, 9), Column(_("Order number"), Kind.ORDER_NO, 22),
         Column(_("Buyer"), Kind.TEXT, 12), Column(_("Amount (yuan)"), Kind.MONEY, 12), Column(_("Reason"), Kind.LABEL, 12),
