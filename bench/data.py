@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 import psycopg
 
 PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
-SPEC_VERSION = "4"  # 4: payout_day_total filled from the payouts (migration 0009)
+SPEC_VERSION = "5"  # 5: ledger rows carry the available balance after them (migration 0014)
 PASSWORD = "bench-password"
 HOT_SHOP = 1
 SOLO_SHOPS = range(2, 52)  # 50 shops with one bench staff each (the hotspot figure)
@@ -285,18 +285,28 @@ def _steps(ds: Dataset) -> list[tuple[str, str]]:
             FROM payout GROUP BY shop_id, shop_day, started_by_id, status"""),
         ("ledger", f"""
             INSERT INTO ledger_entry (shop_id, movement, from_account, to_account, amount_fen, payout_id, case_id,
-                                      actor_id, memo, created_at)
-            SELECT s, 'topup', 'outside', 'available', 100000000000000, NULL::int, NULL::int, NULL::int, 'bench top-up',
-                   {now} - interval '300 days' FROM generate_series(1, {ds.shops}) s
-            UNION ALL
-            SELECT shop_id, 'hold', 'available', 'held', amount_fen, id, NULL::int, started_by_id, '', created_at FROM payout
-            UNION ALL
-            SELECT shop_id, 'capture', 'held', 'paid_out', amount_fen, id, NULL::int, NULL::int, '', succeeded_at FROM payout
-            WHERE status = 'succeeded'
-            UNION ALL
-            SELECT shop_id, 'release', 'held', 'available', amount_fen, id, NULL::int, NULL::int, '',
-                   COALESCE(failed_at, cancelled_at) FROM payout WHERE status IN ('failed', 'cancelled')
-            ORDER BY 10"""),
+                                      actor_id, memo, created_at, available_after_fen)
+            SELECT shop_id, movement, from_account, to_account, amount_fen, payout_id, case_id, actor_id, memo, created_at,
+                   SUM(CASE WHEN to_account = 'available' THEN amount_fen
+                            WHEN from_account = 'available' THEN -amount_fen ELSE 0 END)
+                     OVER (PARTITION BY shop_id ORDER BY created_at, step, payout_id ROWS UNBOUNDED PRECEDING)
+            FROM (
+              SELECT s AS shop_id, 'topup' AS movement, 'outside' AS from_account, 'available' AS to_account,
+                     100000000000000 AS amount_fen, NULL::int AS payout_id, NULL::int AS case_id, NULL::int AS actor_id,
+                     'bench top-up' AS memo, {now} - interval '300 days' AS created_at, 0 AS step
+              FROM generate_series(1, {ds.shops}) s
+              UNION ALL
+              SELECT shop_id, 'hold', 'available', 'held', amount_fen, id, NULL::int, started_by_id, '', created_at, 1
+              FROM payout
+              UNION ALL
+              SELECT shop_id, 'capture', 'held', 'paid_out', amount_fen, id, NULL::int, NULL::int, '', succeeded_at, 2
+              FROM payout WHERE status = 'succeeded'
+              UNION ALL
+              SELECT shop_id, 'release', 'held', 'available', amount_fen, id, NULL::int, NULL::int, '',
+                     COALESCE(failed_at, cancelled_at), 2 FROM payout WHERE status IN ('failed', 'cancelled')
+            ) m
+            -- ids in the order the money moved, as ledger.post writes them (the running balance chains)
+            ORDER BY created_at, step, payout_id"""),
         ("funds and counters", f"""
             INSERT INTO funds_account (shop_id, available_fen, held_fen, paid_out_fen, topped_up_fen, refunded_fen,
                                        arrears_fen, updated_at)
